@@ -1,0 +1,215 @@
+//! The [`Actor`] trait: what a type provides to become a durable actor.
+
+use std::future::Future;
+use std::time::Duration;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::ctx::Ctx;
+
+/// A durable actor: its state is `Self`, persisted as CBOR after every action that changed it.
+///
+/// Serialized fields are the persisted state; fields marked `#[serde(skip)]` are ephemeral
+/// and come back as their `Default` after a restart or a reload.
+///
+/// Actions are values of [`Action`](Actor::Action). The runtime first offers each one to
+/// [`handle_read`](Actor::handle_read), which sees `&self` and either answers it (a read-only
+/// action: nothing is encoded, nothing is written) or hands it back; then it goes to
+/// [`handle`](Actor::handle), which sees `&mut self`. After `handle`, the state is encoded and
+/// written only if its bytes differ from the last snapshot.
+///
+/// ```
+/// use actor_core::{Actor, Ctx, ReadOutcome};
+/// use serde::{Deserialize, Serialize};
+/// use std::convert::Infallible;
+///
+/// #[derive(Serialize, Deserialize, Default)]
+/// struct Counter {
+///     count: i64,
+/// }
+///
+/// enum CounterAction {
+///     Increment(i64),
+///     Get,
+/// }
+///
+/// impl Actor for Counter {
+///     const NAME: &'static str = "Counter";
+///     type Input = ();
+///     type Action = CounterAction;
+///     type Reply = i64;
+///     type Error = Infallible;
+///
+///     fn create_state((): ()) -> Self {
+///         Self::default()
+///     }
+///
+///     async fn handle(&mut self, action: CounterAction, _ctx: &mut Ctx<Self>) -> Result<i64, Infallible> {
+///         match action {
+///             CounterAction::Increment(by) => self.count += by,
+///             CounterAction::Get => {}
+///         }
+///         Ok(self.count)
+///     }
+///
+///     async fn handle_read(&self, action: CounterAction, _ctx: &Ctx<Self>) -> ReadOutcome<Self> {
+///         match action {
+///             CounterAction::Get => ReadOutcome::Done(Ok(self.count)),
+///             other => ReadOutcome::NeedsWrite(other),
+///         }
+///     }
+/// }
+/// ```
+pub trait Actor: Serialize + DeserializeOwned + Send + Sync + Sized + 'static {
+    /// The actor type's name: part of every stored key, so renaming it orphans stored actors.
+    const NAME: &'static str;
+
+    /// The version of the state's shape, stored with every snapshot. A record with another
+    /// version is refused with [`DecodeError::StateVersion`](crate::DecodeError::StateVersion)
+    /// rather than decoded into the wrong shape.
+    const STATE_VERSION: u32 = 1;
+
+    /// What [`create_state`](Actor::create_state) takes. `()` for actors whose initial state is
+    /// a constant.
+    type Input: Send + 'static;
+
+    /// The messages the actor handles.
+    type Action: Send + 'static;
+
+    /// What an action returns to its caller.
+    type Reply: Send + 'static;
+
+    /// What a failed action returns. A returned error rolls the state back to what it was
+    /// before the action.
+    type Error: Send + 'static;
+
+    /// The initial state, called exactly once: when the actor is first created. Never on a
+    /// reload, a restart after a crash, or a new run of the program.
+    fn create_state(input: Self::Input) -> Self;
+
+    /// Mailbox size and restart policy for actors of this type.
+    fn config() -> ActorConfig {
+        ActorConfig::default()
+    }
+
+    /// Runs an action that may change the state.
+    fn handle(
+        &mut self,
+        action: Self::Action,
+        ctx: &mut Ctx<Self>,
+    ) -> impl Future<Output = Result<Self::Reply, Self::Error>> + Send;
+
+    /// Runs an action that only reads the state, or hands it back for
+    /// [`handle`](Actor::handle). The default hands every action back.
+    fn handle_read(
+        &self,
+        action: Self::Action,
+        ctx: &Ctx<Self>,
+    ) -> impl Future<Output = ReadOutcome<Self>> + Send {
+        let _ = ctx;
+        async move { ReadOutcome::NeedsWrite(action) }
+    }
+}
+
+/// What [`Actor::handle_read`] did with an action.
+#[derive(Debug)]
+pub enum ReadOutcome<A: Actor> {
+    /// The action only read the state; this is its result.
+    Done(Result<A::Reply, A::Error>),
+    /// The action needs `&mut self`: it goes to [`Actor::handle`].
+    NeedsWrite(A::Action),
+}
+
+/// Per-type settings of an actor.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct ActorConfig {
+    /// How many actions may wait in the mailbox before callers wait to send. Default: 64.
+    pub mailbox_capacity: usize,
+    /// What happens when actions panic.
+    pub restart: RestartPolicy,
+}
+
+impl Default for ActorConfig {
+    fn default() -> Self {
+        Self {
+            mailbox_capacity: 64,
+            restart: RestartPolicy::default(),
+        }
+    }
+}
+
+impl ActorConfig {
+    /// Sets the mailbox capacity (at least 1).
+    #[must_use]
+    pub fn mailbox_capacity(mut self, capacity: usize) -> Self {
+        self.mailbox_capacity = capacity.max(1);
+        self
+    }
+
+    /// Sets the restart policy.
+    #[must_use]
+    pub fn restart(mut self, policy: RestartPolicy) -> Self {
+        self.restart = policy;
+        self
+    }
+}
+
+/// How an actor recovers from panics in its actions.
+///
+/// After a panic the actor reloads its last snapshot and waits a backoff before its next
+/// action: `initial_backoff` doubled for each further panic in the window, up to
+/// `max_backoff`. More than `max_restarts` panics within `window` stop the actor with
+/// [`StopReason::CrashLoop`](crate::StopReason::CrashLoop); a later
+/// [`System::get_or_create`](crate::System::get_or_create) starts it afresh from disk.
+#[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
+pub struct RestartPolicy {
+    /// Panics allowed within `window`. Default: 5.
+    pub max_restarts: u32,
+    /// The window panics are counted in. Default: 10 s.
+    pub window: Duration,
+    /// The wait after the first panic. Default: 10 ms.
+    pub initial_backoff: Duration,
+    /// The longest wait. Default: 1 s.
+    pub max_backoff: Duration,
+}
+
+impl Default for RestartPolicy {
+    fn default() -> Self {
+        Self {
+            max_restarts: 5,
+            window: Duration::from_secs(10),
+            initial_backoff: Duration::from_millis(10),
+            max_backoff: Duration::from_secs(1),
+        }
+    }
+}
+
+impl RestartPolicy {
+    /// A policy allowing `max_restarts` panics within `window`, with the default backoff.
+    pub fn new(max_restarts: u32, window: Duration) -> Self {
+        Self {
+            max_restarts,
+            window,
+            ..Self::default()
+        }
+    }
+
+    /// Sets the backoff range.
+    #[must_use]
+    pub fn backoff(mut self, initial: Duration, max: Duration) -> Self {
+        self.initial_backoff = initial;
+        self.max_backoff = max.max(initial);
+        self
+    }
+
+    /// The wait after the `n`-th panic in the window (1-based).
+    pub(crate) fn backoff_for(&self, n: u32) -> Duration {
+        let factor = 1u32 << n.saturating_sub(1).min(20);
+        self.initial_backoff
+            .saturating_mul(factor)
+            .min(self.max_backoff)
+    }
+}

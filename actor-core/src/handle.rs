@@ -1,0 +1,180 @@
+//! [`Handle`]: the cheap, cloneable address of one running actor.
+
+use std::fmt;
+use std::sync::Arc;
+
+use tokio::sync::{mpsc, oneshot};
+use uuid::Uuid;
+
+use crate::actor::Actor;
+use crate::error::{AskError, TellError};
+use crate::key::{ActorKey, ActorPath};
+use crate::slot::Slot;
+
+/// What an action's caller gets back.
+pub(crate) type Reply<A> = Result<<A as Actor>::Reply, AskError<<A as Actor>::Error>>;
+
+/// One action in a mailbox, with the way back to its caller (none for a `tell`).
+pub(crate) struct Envelope<A: Actor> {
+    pub(crate) action: A::Action,
+    pub(crate) reply: Option<oneshot::Sender<Reply<A>>>,
+}
+
+tokio::task_local! {
+    /// The slot of the actor whose task is running, so that a call out of an action can wait
+    /// for that actor's state to be durable first (the output gate).
+    pub(crate) static CURRENT: Arc<Slot>;
+}
+
+/// Why a call out of an action may not leave.
+enum Gate {
+    Reentrant,
+    Commit(Arc<Slot>, Arc<crate::StorageError>),
+}
+
+/// Inside an action: waits until the calling actor's state is durable. Outside: nothing.
+async fn gate(target: &Arc<Slot>) -> Result<(), Gate> {
+    let Ok(current) = CURRENT.try_with(Arc::clone) else {
+        return Ok(());
+    };
+    if Arc::ptr_eq(&current, target) {
+        return Err(Gate::Reentrant);
+    }
+    match current.wait_durable(None).await {
+        Ok(()) => Ok(()),
+        Err(error) => Err(Gate::Commit(current, error)),
+    }
+}
+
+/// The address of one actor: send it actions with [`ask`](Handle::ask) or
+/// [`tell`](Handle::tell). Cloning is cheap (two reference counts).
+///
+/// Called from inside another actor's action, `ask` and `tell` first wait until the calling
+/// actor's state, as handed over so far, is durable: nothing leaves an actor that a crash
+/// could take back.
+pub struct Handle<A: Actor> {
+    pub(crate) tx: mpsc::Sender<Envelope<A>>,
+    pub(crate) slot: Arc<Slot>,
+}
+
+impl<A: Actor> Clone for Handle<A> {
+    fn clone(&self) -> Self {
+        Self {
+            tx: self.tx.clone(),
+            slot: Arc::clone(&self.slot),
+        }
+    }
+}
+
+impl<A: Actor> fmt::Debug for Handle<A> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Handle")
+            .field("actor", &self.slot.path)
+            .field("id", &self.slot.id)
+            .finish()
+    }
+}
+
+impl<A: Actor> Handle<A> {
+    /// The actor's id: a uuid assigned when it was created, stable across restarts.
+    pub fn id(&self) -> Uuid {
+        self.slot.id
+    }
+
+    /// The actor's key.
+    pub fn key(&self) -> &ActorKey {
+        &self.slot.path.key
+    }
+
+    /// The actor's type name and key.
+    pub fn path(&self) -> &ActorPath {
+        &self.slot.path
+    }
+
+    /// True once the actor has stopped taking actions (shutdown or crash loop).
+    pub fn is_stopped(&self) -> bool {
+        self.tx.is_closed()
+    }
+
+    /// Sends an action and waits for its reply. The reply is released only once the state
+    /// the action left (or saw) is durable.
+    pub async fn ask(&self, action: A::Action) -> Result<A::Reply, AskError<A::Error>> {
+        self.ask_gate().await?;
+        let (tx, rx) = oneshot::channel();
+        let envelope = Envelope {
+            action,
+            reply: Some(tx),
+        };
+        if self.tx.send(envelope).await.is_err() {
+            return Err(self.stopped());
+        }
+        rx.await.unwrap_or_else(|_| Err(self.stopped()))
+    }
+
+    /// Sends an action without waiting for it to run. Returns once it is in the mailbox;
+    /// its effect becomes durable like any other action's, but nobody is told when.
+    pub async fn tell(&self, action: A::Action) -> Result<(), TellError<A::Action>> {
+        let envelope = Envelope {
+            action,
+            reply: None,
+        };
+        match gate(&self.slot).await {
+            Ok(()) => {}
+            // An actor telling itself: the action stays inside the actor, so it need not wait
+            // for durability, but it must not wait for room in its own mailbox either.
+            Err(Gate::Reentrant) => {
+                return self.tx.try_send(envelope).map_err(|e| {
+                    let full = matches!(e, mpsc::error::TrySendError::Full(_));
+                    let action = e.into_inner().action;
+                    if full {
+                        TellError::NotSent {
+                            action,
+                            actor: self.slot.path.clone(),
+                            source: None,
+                        }
+                    } else {
+                        self.tell_stopped(action)
+                    }
+                });
+            }
+            Err(Gate::Commit(current, error)) => {
+                return Err(TellError::NotSent {
+                    action: envelope.action,
+                    actor: current.path.clone(),
+                    source: Some(error),
+                });
+            }
+        }
+        self.tx
+            .send(envelope)
+            .await
+            .map_err(|e| self.tell_stopped(e.0.action))
+    }
+
+    fn tell_stopped(&self, action: A::Action) -> TellError<A::Action> {
+        TellError::Stopped {
+            action,
+            actor: self.slot.path.clone(),
+            reason: self.slot.stop_reason(),
+        }
+    }
+
+    async fn ask_gate(&self) -> Result<(), AskError<A::Error>> {
+        gate(&self.slot).await.map_err(|gate| match gate {
+            Gate::Reentrant => AskError::Reentrant {
+                actor: self.slot.path.clone(),
+            },
+            Gate::Commit(current, source) => AskError::Commit {
+                actor: current.path.clone(),
+                source,
+            },
+        })
+    }
+
+    fn stopped(&self) -> AskError<A::Error> {
+        AskError::Stopped {
+            actor: self.slot.path.clone(),
+            reason: self.slot.stop_reason(),
+        }
+    }
+}

@@ -1,0 +1,102 @@
+//! Durable actors for tokio: state in memory, persisted as CBOR into an embedded redb file
+//! after every action that changed it, and a reply released only once that state is durable.
+//!
+//! # Quick start
+//!
+//! ```
+//! use actor_core::{Actor, Ctx, System};
+//! use serde::{Deserialize, Serialize};
+//! use std::convert::Infallible;
+//!
+//! #[derive(Serialize, Deserialize, Default)]
+//! struct Counter {
+//!     count: i64,
+//! }
+//!
+//! impl Actor for Counter {
+//!     const NAME: &'static str = "Counter";
+//!     type Input = ();
+//!     type Action = i64; // add this much
+//!     type Reply = i64; // the new count
+//!     type Error = Infallible;
+//!
+//!     fn create_state((): ()) -> Self {
+//!         Self::default()
+//!     }
+//!
+//!     async fn handle(&mut self, by: i64, _ctx: &mut Ctx<Self>) -> Result<i64, Infallible> {
+//!         self.count += by;
+//!         Ok(self.count)
+//!     }
+//! }
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), actor_core::Error> {
+//! let system = System::temporary().await?;
+//! let counter = system.get_or_create::<Counter>("room-42").await?;
+//! assert_eq!(counter.ask(5).await?, 5); // returns once the new count is on disk
+//! system.shutdown().await;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # Layout
+//!
+//! - [`actor`](Actor): the trait a state type implements, its per-type [`ActorConfig`] and
+//!   [`RestartPolicy`].
+//! - [`system`](System): opens storage, starts the writer, finds or starts actors by type and
+//!   [`ActorKey`].
+//! - [`handle`](Handle): the cloneable address of a running actor; `ask` and `tell`.
+//! - [`ctx`](Ctx): what an action sees of its actor, and `save_state`.
+//! - `supervisor`: the actor's task: run loop, output gate (held replies), panic recovery.
+//! - `slot`: where an actor and the writer exchange snapshots and durability reports.
+//! - `writer`: the thread that group-commits snapshots from all actors.
+//! - `snapshot`: the record format (header + CBOR).
+//! - [`storage`](Storage): the narrow storage trait and its redb implementation.
+//! - [`error`](Error): one typed error per operation.
+//!
+//! The guide in `docs/` (getting started, actors and state, durability, storage format)
+//! explains the promises and what they cost.
+
+mod actor;
+mod ctx;
+mod error;
+mod handle;
+mod key;
+mod slot;
+mod snapshot;
+mod storage;
+mod supervisor;
+mod system;
+mod writer;
+
+pub use crate::actor::{Actor, ActorConfig, ReadOutcome, RestartPolicy};
+pub use crate::ctx::Ctx;
+pub use crate::error::{
+    AskError, DecodeError, EncodeError, Error, OpenError, SaveError, StartError, StopReason,
+    StorageError, TellError,
+};
+pub use crate::handle::Handle;
+pub use crate::key::{ActorKey, ActorPath};
+pub use crate::snapshot::FORMAT_VERSION;
+pub use crate::storage::{RedbOptions, RedbStorage, Storage, Write};
+pub use crate::system::{System, SystemBuilder};
+
+/// Items the macros of `actor-macros` expand to. Not part of the public API.
+#[doc(hidden)]
+pub mod __private {
+    pub use serde;
+}
+
+/// The guide's pages, compiled as doc tests so they cannot drift from the API.
+#[cfg(doctest)]
+mod guide {
+    #[doc = include_str!("../../docs/getting-started.md")]
+    struct GettingStarted;
+    #[doc = include_str!("../../docs/actors-and-state.md")]
+    struct ActorsAndState;
+    #[doc = include_str!("../../docs/durability.md")]
+    struct Durability;
+    #[doc = include_str!("../../docs/storage-format.md")]
+    struct StorageFormat;
+}

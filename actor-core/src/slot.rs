@@ -1,0 +1,164 @@
+//! The per-actor meeting point of the actor's task, the writer thread and waiting callers.
+//!
+//! The actor puts its newest snapshot in the slot; the writer takes it when it builds the
+//! next batch (so several snapshots of one commit window collapse into the latest), commits
+//! it and reports back here. The actor, and any caller gated on the actor's durability, wait
+//! on [`Slot::notify`].
+
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use tokio::sync::Notify;
+use uuid::Uuid;
+
+use crate::error::{StopReason, StorageError};
+use crate::key::ActorPath;
+
+/// A snapshot handed to the writer and not yet taken by it.
+#[derive(Debug)]
+pub(crate) struct Pending {
+    pub(crate) seq: u64,
+    pub(crate) record: Arc<Vec<u8>>,
+}
+
+#[derive(Debug)]
+struct SlotState {
+    /// The newest snapshot not yet taken by the writer (only the latest is kept).
+    pending: Option<Pending>,
+    /// The sequence number of the newest snapshot handed over.
+    submitted: u64,
+    /// The sequence number of the newest durable snapshot, and its record.
+    durable: u64,
+    durable_record: Arc<Vec<u8>>,
+    /// Set by the writer when a commit of this actor's snapshot failed; while set the writer
+    /// takes nothing more from this slot, so no snapshot built on the failed one is written.
+    /// Cleared by the actor once it has gone back to `durable_record`.
+    failure: Option<Arc<StorageError>>,
+    /// Set when the actor must stop taking new actions.
+    stop: Option<StopReason>,
+}
+
+/// See the module docs.
+#[derive(Debug)]
+pub(crate) struct Slot {
+    pub(crate) path: ActorPath,
+    pub(crate) id: Uuid,
+    // A std mutex: every critical section is a few field moves, never held across an await.
+    state: Mutex<SlotState>,
+    /// Woken by the writer after each commit that involved this actor, and by a stop request.
+    pub(crate) notify: Notify,
+}
+
+/// What the actor learns when it settles its held replies.
+#[derive(Debug)]
+pub(crate) struct Status {
+    pub(crate) durable: u64,
+    pub(crate) failure: Option<Arc<StorageError>>,
+    pub(crate) stop_requested: bool,
+}
+
+impl Slot {
+    pub(crate) fn new(path: ActorPath, id: Uuid, durable_record: Arc<Vec<u8>>) -> Self {
+        Self {
+            path,
+            id,
+            state: Mutex::new(SlotState {
+                pending: None,
+                submitted: 0,
+                durable: 0,
+                durable_record,
+                failure: None,
+                stop: None,
+            }),
+            notify: Notify::new(),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, SlotState> {
+        // The state stays consistent even if a holder panicked: every update is a plain store.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The actor hands over a new snapshot. Returns true if the slot was empty, i.e. the
+    /// writer must be told about it.
+    pub(crate) fn submit(&self, seq: u64, record: Arc<Vec<u8>>) -> bool {
+        let mut s = self.lock();
+        s.submitted = seq;
+        s.pending.replace(Pending { seq, record }).is_none()
+    }
+
+    /// The writer takes the newest snapshot, unless a failure is still being handled.
+    pub(crate) fn take(&self) -> Option<Pending> {
+        let mut s = self.lock();
+        if s.failure.is_some() {
+            return None;
+        }
+        s.pending.take()
+    }
+
+    /// The writer reports a durable snapshot.
+    pub(crate) fn committed(&self, pending: Pending) {
+        {
+            let mut s = self.lock();
+            if pending.seq > s.durable {
+                s.durable = pending.seq;
+                s.durable_record = pending.record;
+            }
+        }
+        self.notify.notify_one();
+    }
+
+    /// The writer reports a failed commit of this actor's snapshot.
+    pub(crate) fn failed(&self, error: Arc<StorageError>) {
+        self.lock().failure = Some(error);
+        self.notify.notify_one();
+    }
+
+    pub(crate) fn status(&self) -> Status {
+        let s = self.lock();
+        Status {
+            durable: s.durable,
+            failure: s.failure.clone(),
+            stop_requested: s.stop.is_some(),
+        }
+    }
+
+    /// After a failed commit: drops any snapshot not yet taken, clears the failure and
+    /// returns the last durable record and its sequence number.
+    pub(crate) fn roll_back(&self) -> (u64, Arc<Vec<u8>>) {
+        let mut s = self.lock();
+        s.pending = None;
+        s.failure = None;
+        s.submitted = s.durable;
+        (s.durable, Arc::clone(&s.durable_record))
+    }
+
+    /// Asks the actor to stop taking new actions. The first reason given sticks.
+    pub(crate) fn request_stop(&self, reason: StopReason) {
+        self.lock().stop.get_or_insert(reason);
+        self.notify.notify_one();
+    }
+
+    pub(crate) fn stop_reason(&self) -> StopReason {
+        self.lock().stop.clone().unwrap_or(StopReason::Shutdown)
+    }
+
+    /// Waits until every snapshot handed over so far (up to `seq`, or all if `None`) is
+    /// durable. Called from inside the actor's own task, while an action runs.
+    pub(crate) async fn wait_durable(&self, seq: Option<u64>) -> Result<(), Arc<StorageError>> {
+        loop {
+            // The writer stores its state before `notify_one`, and `notify_one` leaves a permit
+            // when nobody waits, so checking first and then waiting loses no wake-up.
+            {
+                let s = self.lock();
+                let target = seq.unwrap_or(s.submitted);
+                if s.durable >= target {
+                    return Ok(());
+                }
+                if let Some(error) = &s.failure {
+                    return Err(Arc::clone(error));
+                }
+            }
+            self.notify.notified().await;
+        }
+    }
+}

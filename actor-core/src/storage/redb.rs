@@ -1,0 +1,162 @@
+//! The embedded default: one redb file.
+//!
+//! Tables (see `docs/storage-format.md`):
+//! - `meta`: `&str -> u32`, holding `format_version`.
+//! - `actors`: `(&str kind, &str key) -> &[u8] record`.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use redb::{Database, Durability, ReadableDatabase, TableDefinition};
+
+use super::{Storage, Write};
+use crate::error::{OpenError, StorageError};
+
+const META: TableDefinition<&str, u32> = TableDefinition::new("meta");
+const ACTORS: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("actors");
+
+/// The storage format version this build writes into `meta`.
+pub(crate) const STORAGE_FORMAT: u32 = 1;
+
+/// Options for [`RedbStorage::open`].
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct RedbOptions {
+    /// Save the allocator state in every commit so that reopening after a crash takes
+    /// milliseconds instead of a walk over the whole file. Costs time on each commit (most on
+    /// small ones). Default: `true`.
+    pub quick_repair: bool,
+    /// redb's page cache, in bytes. Default: 64 MiB.
+    pub cache_size: usize,
+    /// Delete the file when the storage is dropped (for temporary systems). Default: `false`.
+    pub delete_on_drop: bool,
+}
+
+impl Default for RedbOptions {
+    fn default() -> Self {
+        Self {
+            quick_repair: true,
+            cache_size: 64 << 20,
+            delete_on_drop: false,
+        }
+    }
+}
+
+/// Actor records in one redb file, committed with `Durability::Immediate`.
+pub struct RedbStorage {
+    db: Database,
+    path: PathBuf,
+    quick_repair: bool,
+    delete_on_drop: bool,
+}
+
+impl fmt::Debug for RedbStorage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RedbStorage")
+            .field("path", &self.path)
+            .field("quick_repair", &self.quick_repair)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RedbStorage {
+    /// Opens (or creates) the file at `path`. Blocks: after an unclean exit redb may repair
+    /// the file first.
+    pub fn open(path: impl AsRef<Path>, options: &RedbOptions) -> Result<Self, OpenError> {
+        let path = path.as_ref().to_path_buf();
+        let db_error = |source: redb::Error| match source {
+            redb::Error::DatabaseAlreadyOpen => OpenError::AlreadyOpen { path: path.clone() },
+            source => OpenError::Database {
+                path: path.clone(),
+                source,
+            },
+        };
+        let db = Database::builder()
+            .set_cache_size(options.cache_size)
+            .create(&path)
+            .map_err(|e| db_error(e.into()))?;
+        let storage = Self {
+            db,
+            path: path.clone(),
+            quick_repair: options.quick_repair,
+            delete_on_drop: options.delete_on_drop,
+        };
+        storage.init().map_err(db_error)?.map_or(Ok(storage), |found| {
+            Err(OpenError::UnsupportedFormat {
+                path: path.clone(),
+                found,
+                supported: STORAGE_FORMAT,
+            })
+        })
+    }
+
+    /// The file this storage writes.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Creates the tables and records the format on a new file; on an existing one, returns
+    /// `Some(found)` if its format is newer than this build's.
+    fn init(&self) -> Result<Option<u32>, redb::Error> {
+        let found = {
+            let read = self.db.begin_read()?;
+            match read.open_table(META) {
+                Ok(meta) => meta.get("format_version")?.map(|v| v.value()),
+                Err(redb::TableError::TableDoesNotExist(_)) => None,
+                Err(e) => return Err(e.into()),
+            }
+        };
+        match found {
+            Some(found) if found > STORAGE_FORMAT => Ok(Some(found)),
+            Some(_) => Ok(None),
+            None => {
+                let mut txn = self.db.begin_write()?;
+                txn.set_durability(Durability::Immediate)?;
+                txn.set_quick_repair(self.quick_repair);
+                txn.open_table(META)?.insert("format_version", STORAGE_FORMAT)?;
+                txn.open_table(ACTORS)?;
+                txn.commit()?;
+                Ok(None)
+            }
+        }
+    }
+}
+
+impl Storage for RedbStorage {
+    fn load(&self, kind: &str, key: &str) -> Result<Option<Vec<u8>>, StorageError> {
+        let read = self.db.begin_read().map_err(redb::Error::from)?;
+        let table = read.open_table(ACTORS).map_err(redb::Error::from)?;
+        let record = table.get((kind, key)).map_err(redb::Error::from)?;
+        Ok(record.map(|r| r.value().to_vec()))
+    }
+
+    fn commit(&self, batch: &[Write<'_>]) -> Result<(), StorageError> {
+        let run = || -> Result<(), redb::Error> {
+            let mut txn = self.db.begin_write()?;
+            txn.set_durability(Durability::Immediate)?;
+            txn.set_quick_repair(self.quick_repair);
+            {
+                let mut actors = txn.open_table(ACTORS)?;
+                for write in batch {
+                    match *write {
+                        Write::PutActor { kind, key, record } => {
+                            actors.insert((kind, key), record)?;
+                        }
+                    }
+                }
+            }
+            txn.commit()?;
+            Ok(())
+        };
+        run().map_err(StorageError::from)
+    }
+}
+
+impl Drop for RedbStorage {
+    fn drop(&mut self) {
+        if self.delete_on_drop {
+            // On Unix an open file can be unlinked; the database closes right after this.
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
+}

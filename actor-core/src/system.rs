@@ -1,0 +1,439 @@
+//! [`System`]: opens storage, starts the writer, finds or starts actors by type and key.
+
+use std::any::Any;
+use std::collections::HashMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use tokio::sync::{Notify, OnceCell, mpsc, oneshot};
+use uuid::Uuid;
+
+use crate::actor::Actor;
+use crate::ctx::Ctx;
+use crate::error::{OpenError, StartError, StopReason};
+use crate::handle::Handle;
+use crate::key::{ActorKey, ActorPath};
+use crate::slot::Slot;
+use crate::snapshot;
+use crate::storage::{RedbOptions, RedbStorage, Storage};
+use crate::supervisor::ActorTask;
+use crate::writer::{Request, WriterHandle};
+
+/// A running set of durable actors over one storage (by default, one redb file).
+///
+/// Cloning is cheap; all clones share the actors. Open one system per file: a second open of
+/// the same file, from this process or another, fails with
+/// [`OpenError::AlreadyOpen`](crate::OpenError::AlreadyOpen).
+///
+/// ```
+/// # async fn demo() -> Result<(), actor_core::Error> {
+/// let system = actor_core::System::temporary().await?;
+/// // system.get_or_create::<Counter>("room-42").await? ...
+/// system.shutdown().await;
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct System {
+    inner: Arc<SystemInner>,
+}
+
+impl fmt::Debug for System {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("System")
+            .field("path", &self.inner.path)
+            .field("live_actors", &self.inner.live.count.load(Ordering::Relaxed))
+            .finish_non_exhaustive()
+    }
+}
+
+type RegistryKey = (&'static str, ActorKey);
+
+pub(crate) struct SystemInner {
+    path: Option<PathBuf>,
+    // Behind a lock only so that `shutdown` can drop it and release the file.
+    storage: RwLock<Option<Arc<dyn Storage>>>,
+    writer: WriterHandle,
+    writer_thread: Mutex<Option<JoinHandle<()>>>,
+    /// One cell per actor ever asked for: concurrent first calls for one key start it once,
+    /// while calls for other keys do not wait on each other.
+    registry: Mutex<HashMap<RegistryKey, Arc<dyn Cell>>>,
+    live: Arc<Live>,
+    closed: AtomicBool,
+}
+
+/// A registry cell with its actor type erased.
+trait Cell: Any + Send + Sync {
+    fn slot(&self) -> Option<Arc<Slot>>;
+    fn is_stopped(&self) -> bool;
+}
+
+impl<A: Actor> Cell for OnceCell<Handle<A>> {
+    fn slot(&self) -> Option<Arc<Slot>> {
+        self.get().map(|h| Arc::clone(&h.slot))
+    }
+
+    fn is_stopped(&self) -> bool {
+        self.get().is_some_and(Handle::is_stopped)
+    }
+}
+
+/// Counts running actor tasks so that shutdown can wait for them.
+#[derive(Debug, Default)]
+pub(crate) struct Live {
+    count: AtomicUsize,
+    idle: Notify,
+}
+
+/// Held by each actor task; dropping it counts the task out.
+#[derive(Debug)]
+pub(crate) struct LiveGuard(Arc<Live>);
+
+impl Live {
+    fn guard(self: &Arc<Self>) -> LiveGuard {
+        self.count.fetch_add(1, Ordering::SeqCst);
+        LiveGuard(Arc::clone(self))
+    }
+}
+
+impl Drop for LiveGuard {
+    fn drop(&mut self) {
+        if self.0.count.fetch_sub(1, Ordering::SeqCst) == 1 {
+            self.0.idle.notify_waiters();
+        }
+    }
+}
+
+enum Mode<I> {
+    Get,
+    Create(I),
+    GetOrCreate(I),
+}
+
+impl System {
+    /// Opens (or creates) the database file at `path` with default options.
+    pub async fn open(path: impl AsRef<Path>) -> Result<Self, OpenError> {
+        Self::builder().path(path).open().await
+    }
+
+    /// Opens a system on a new file in the temp directory, deleted when the system closes.
+    pub async fn temporary() -> Result<Self, OpenError> {
+        Self::builder().temporary().open().await
+    }
+
+    /// A builder for options.
+    pub fn builder() -> SystemBuilder {
+        SystemBuilder::default()
+    }
+
+    pub(crate) fn from_inner(inner: Arc<SystemInner>) -> Self {
+        Self { inner }
+    }
+
+    /// The database file, if the system runs on one.
+    pub fn path(&self) -> Option<&Path> {
+        self.inner.path.as_deref()
+    }
+
+    /// The actor `A` at `key`, created with [`Actor::create_state`] and `A::Input::default()`
+    /// if it does not exist yet. Creation is durable before this returns.
+    pub async fn get_or_create<A: Actor>(
+        &self,
+        key: impl Into<ActorKey>,
+    ) -> Result<Handle<A>, StartError>
+    where
+        A::Input: Default,
+    {
+        self.start(key.into(), Mode::GetOrCreate(A::Input::default()))
+            .await
+    }
+
+    /// The actor `A` at `key`, created from `input` if it does not exist yet (`input` is
+    /// dropped otherwise).
+    pub async fn get_or_create_with<A: Actor>(
+        &self,
+        key: impl Into<ActorKey>,
+        input: A::Input,
+    ) -> Result<Handle<A>, StartError> {
+        self.start(key.into(), Mode::GetOrCreate(input)).await
+    }
+
+    /// The existing actor `A` at `key`, or [`StartError::NotFound`].
+    pub async fn get<A: Actor>(&self, key: impl Into<ActorKey>) -> Result<Handle<A>, StartError> {
+        self.start(key.into(), Mode::Get).await
+    }
+
+    /// Creates the actor `A` at `key` from `input`, or fails with
+    /// [`StartError::AlreadyExists`].
+    pub async fn create<A: Actor>(
+        &self,
+        key: impl Into<ActorKey>,
+        input: A::Input,
+    ) -> Result<Handle<A>, StartError> {
+        self.start(key.into(), Mode::Create(input)).await
+    }
+
+    async fn start<A: Actor>(
+        &self,
+        key: ActorKey,
+        mode: Mode<A::Input>,
+    ) -> Result<Handle<A>, StartError> {
+        let path = ActorPath { kind: A::NAME, key };
+        let cell = self.cell::<A>(&path)?;
+        let must_create = matches!(mode, Mode::Create(_));
+        let started_here = AtomicBool::new(false);
+        let handle = cell
+            .get_or_try_init(|| {
+                started_here.store(true, Ordering::Relaxed);
+                self.spawn::<A>(path.clone(), mode)
+            })
+            .await?;
+        if must_create && !started_here.load(Ordering::Relaxed) {
+            return Err(StartError::AlreadyExists(path));
+        }
+        Ok(handle.clone())
+    }
+
+    /// The registry cell for `path`, replacing one whose actor has stopped.
+    fn cell<A: Actor>(&self, path: &ActorPath) -> Result<Arc<OnceCell<Handle<A>>>, StartError> {
+        if self.inner.closed.load(Ordering::SeqCst) {
+            return Err(StartError::Shutdown);
+        }
+        let mut registry = self.inner.registry();
+        let key = (A::NAME, path.key.clone());
+        let cell = registry
+            .entry(key)
+            .and_modify(|cell| {
+                if cell.is_stopped() {
+                    *cell = Arc::new(OnceCell::<Handle<A>>::new());
+                }
+            })
+            .or_insert_with(|| Arc::new(OnceCell::<Handle<A>>::new()));
+        let cell: Arc<dyn Cell> = Arc::clone(cell);
+        let any: Arc<dyn Any + Send + Sync> = cell;
+        any.downcast()
+            .map_err(|_| StartError::NameClash(path.clone()))
+    }
+
+    /// Loads or creates the actor's state and starts its task.
+    async fn spawn<A: Actor>(
+        &self,
+        path: ActorPath,
+        mode: Mode<A::Input>,
+    ) -> Result<Handle<A>, StartError> {
+        let storage = self.inner.storage().ok_or(StartError::Shutdown)?;
+        let loaded = storage
+            .load(path.kind, path.key.as_str())
+            .map_err(|source| StartError::Load {
+                actor: path.clone(),
+                source,
+            })?;
+        let (id, state, record) = match (loaded, mode) {
+            (Some(_), Mode::Create(_)) => return Err(StartError::AlreadyExists(path)),
+            (Some(record), Mode::Get | Mode::GetOrCreate(_)) => {
+                let (header, state) = snapshot::decode::<A>(&record, A::STATE_VERSION)
+                    .map_err(|source| StartError::Decode {
+                        actor: path.clone(),
+                        source,
+                    })?;
+                (header.id, state, Arc::new(record))
+            }
+            (None, Mode::Get) => return Err(StartError::NotFound(path)),
+            (None, Mode::Create(input) | Mode::GetOrCreate(input)) => {
+                let state = A::create_state(input);
+                let id = Uuid::new_v4();
+                let mut record = Vec::new();
+                snapshot::encode(&mut record, id, A::STATE_VERSION, &state).map_err(
+                    |source| StartError::Encode {
+                        actor: path.clone(),
+                        source,
+                    },
+                )?;
+                let record = Arc::new(record);
+                self.write_creation(&path, Arc::clone(&record)).await?;
+                (id, state, record)
+            }
+        };
+        let slot = Arc::new(Slot::new(path, id, Arc::clone(&record)));
+        let (tx, rx) = mpsc::channel(A::config().mailbox_capacity.max(1));
+        let ctx = Ctx::new(
+            Arc::clone(&slot),
+            Arc::downgrade(&self.inner),
+            self.inner.writer.clone(),
+            record,
+        );
+        let task = ActorTask::new(state, ctx, rx, self.inner.live.guard());
+        tokio::spawn(task.run());
+        // A shutdown that began while this actor was starting may not have seen it.
+        if self.inner.closed.load(Ordering::SeqCst) {
+            slot.request_stop(StopReason::Shutdown);
+        }
+        Ok(Handle { tx, slot })
+    }
+
+    async fn write_creation(&self, path: &ActorPath, record: Arc<Vec<u8>>) -> Result<(), StartError> {
+        let (done, wait) = oneshot::channel();
+        let request = Request::Create {
+            kind: path.kind,
+            key: path.key.as_str().to_owned(),
+            record,
+            done,
+        };
+        if self.inner.writer.send(request).is_err() {
+            return Err(StartError::Shutdown);
+        }
+        match wait.await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(source)) => Err(StartError::Commit {
+                actor: path.clone(),
+                source,
+            }),
+            Err(_) => Err(StartError::Shutdown),
+        }
+    }
+
+    /// Stops every actor and closes the storage.
+    ///
+    /// Actions already in mailboxes still run and their replies are released once durable;
+    /// new calls fail with [`StopReason::Shutdown`]. Returns when every actor has stopped, the
+    /// writer has committed what was pending, and the file is closed (so it can be opened
+    /// again, by this process or another).
+    pub async fn shutdown(&self) {
+        let inner = &self.inner;
+        inner.closed.store(true, Ordering::SeqCst);
+        loop {
+            let idle = inner.live.idle.notified();
+            tokio::pin!(idle);
+            idle.as_mut().enable();
+            let slots: Vec<Arc<Slot>> = inner.registry().values().filter_map(|c| c.slot()).collect();
+            for slot in slots {
+                slot.request_stop(StopReason::Shutdown);
+            }
+            if inner.live.count.load(Ordering::SeqCst) == 0 {
+                break;
+            }
+            // Re-scan now and then: an actor that was starting during the scan is stopped by
+            // its own check of `closed`, but only a later scan would see its registry cell.
+            let _ = tokio::time::timeout(Duration::from_millis(50), idle).await;
+        }
+        inner.registry().clear();
+        let _ = inner.writer.send(Request::Stop);
+        let thread = inner
+            .writer_thread
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some(thread) = thread {
+            let _ = tokio::task::spawn_blocking(move || thread.join()).await;
+        }
+        inner
+            .storage
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+    }
+}
+
+impl SystemInner {
+    fn registry(&self) -> MutexGuard<'_, HashMap<RegistryKey, Arc<dyn Cell>>> {
+        self.registry.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn storage(&self) -> Option<Arc<dyn Storage>> {
+        self.storage
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+}
+
+/// Options for opening a [`System`].
+#[derive(Default)]
+pub struct SystemBuilder {
+    path: Option<PathBuf>,
+    storage: Option<Arc<dyn Storage>>,
+    redb: RedbOptions,
+}
+
+impl fmt::Debug for SystemBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SystemBuilder")
+            .field("path", &self.path)
+            .field("custom_storage", &self.storage.is_some())
+            .field("redb", &self.redb)
+            .finish()
+    }
+}
+
+impl SystemBuilder {
+    /// The redb file to open or create.
+    #[must_use]
+    pub fn path(mut self, path: impl AsRef<Path>) -> Self {
+        self.path = Some(path.as_ref().to_path_buf());
+        self
+    }
+
+    /// A new file in the temp directory, deleted when the system closes.
+    #[must_use]
+    pub fn temporary(mut self) -> Self {
+        let name = format!("actor-core-{}.redb", Uuid::new_v4());
+        self.path = Some(std::env::temp_dir().join(name));
+        self.redb.delete_on_drop = true;
+        self
+    }
+
+    /// redb quick-repair (default on): reopening after a crash takes milliseconds rather than
+    /// a walk over the whole file, at some cost per commit. See `docs/durability.md`.
+    #[must_use]
+    pub fn quick_repair(mut self, enabled: bool) -> Self {
+        self.redb.quick_repair = enabled;
+        self
+    }
+
+    /// redb's page cache size in bytes (default 64 MiB).
+    #[must_use]
+    pub fn cache_size(mut self, bytes: usize) -> Self {
+        self.redb.cache_size = bytes;
+        self
+    }
+
+    /// Runs on a storage backend of your own (or a wrapper around [`RedbStorage`], e.g. one
+    /// that injects faults in tests) instead of a file. Takes precedence over
+    /// [`path`](SystemBuilder::path).
+    #[must_use]
+    pub fn storage(mut self, storage: Arc<dyn Storage>) -> Self {
+        self.storage = Some(storage);
+        self
+    }
+
+    /// Opens the storage and starts the writer thread.
+    pub async fn open(self) -> Result<System, OpenError> {
+        let storage: Arc<dyn Storage> = match (self.storage, &self.path) {
+            (Some(storage), _) => storage,
+            (None, Some(path)) => {
+                let path = path.clone();
+                let options = self.redb;
+                let storage =
+                    tokio::task::spawn_blocking(move || RedbStorage::open(path, &options))
+                        .await??;
+                Arc::new(storage)
+            }
+            (None, None) => return Err(OpenError::NoStorage),
+        };
+        let (writer, thread) = WriterHandle::start(Arc::clone(&storage))?;
+        Ok(System {
+            inner: Arc::new(SystemInner {
+                path: self.path,
+                storage: RwLock::new(Some(storage)),
+                writer,
+                writer_thread: Mutex::new(Some(thread)),
+                registry: Mutex::new(HashMap::new()),
+                live: Arc::new(Live::default()),
+                closed: AtomicBool::new(false),
+            }),
+        })
+    }
+}
