@@ -14,10 +14,16 @@ use crate::key::ActorPath;
 pub enum StorageError {
     /// The embedded redb database reported an error.
     #[error("redb: {0}")]
-    Redb(#[from] redb::Error),
+    Redb(#[source] Box<redb::Error>),
     /// Another backend (or a test's fault-injecting wrapper) reported an error.
     #[error("storage backend: {0}")]
     Backend(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl From<redb::Error> for StorageError {
+    fn from(error: redb::Error) -> Self {
+        Self::Redb(Box::new(error))
+    }
 }
 
 impl StorageError {
@@ -44,7 +50,7 @@ pub enum OpenError {
         path: PathBuf,
         /// What redb reported.
         #[source]
-        source: redb::Error,
+        source: Box<redb::Error>,
     },
     /// The file was written by a newer version of this framework.
     #[error("{path}: storage format {found} is newer than the supported {supported}")]

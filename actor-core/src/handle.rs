@@ -71,7 +71,7 @@ impl<A: Actor> fmt::Debug for Handle<A> {
         f.debug_struct("Handle")
             .field("actor", &self.slot.path)
             .field("id", &self.slot.id)
-            .finish()
+            .finish_non_exhaustive()
     }
 }
 

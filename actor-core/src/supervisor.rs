@@ -93,9 +93,7 @@ impl<A: Actor> ActorTask<A> {
                 }
                 envelope = self.mailbox.recv() => envelope,
             };
-            let Some(envelope) = envelope else {
-                return None;
-            };
+            let envelope = envelope?;
             let span = tracing::debug_span!("action", actor = %self.ctx.slot.path);
             if let Some(reason) = self.act(envelope).instrument(span).await {
                 return Some(reason);
@@ -132,11 +130,12 @@ impl<A: Actor> ActorTask<A> {
                 _ => Ok(value),
             },
             Ok((Err(error), mutated)) => {
-                if mutated && !self.ctx.unchanged(&self.state) {
-                    if let Some(reason) = self.reload() {
-                        self.hold(reply, Err(AskError::Action(error)));
-                        return Some(reason);
-                    }
+                if mutated
+                    && !self.ctx.unchanged(&self.state)
+                    && let Some(reason) = self.reload()
+                {
+                    self.hold(reply, Err(AskError::Action(error)));
+                    return Some(reason);
                 }
                 Err(AskError::Action(error))
             }

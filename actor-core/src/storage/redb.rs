@@ -68,7 +68,7 @@ impl RedbStorage {
             redb::Error::DatabaseAlreadyOpen => OpenError::AlreadyOpen { path: path.clone() },
             source => OpenError::Database {
                 path: path.clone(),
-                source,
+                source: Box::new(source),
             },
         };
         let db = Database::builder()
