@@ -49,19 +49,33 @@ async fn create_state_runs_once_not_on_reload_restart_or_crash() {
     let path = temp_path("create-once");
     let system = System::open(&path).await.unwrap();
     for _ in 0..3 {
-        let t = system.get_or_create_with::<Tally>("t", (10, Some(&CREATED))).await.unwrap();
+        let t = system
+            .get_or_create_with::<Tally>("t", (10, Some(&CREATED)))
+            .await
+            .unwrap();
         t.ask(Some(1)).await.unwrap();
     }
     assert_eq!(CREATED.load(Ordering::SeqCst), 1);
     let t = system.get::<Tally>("t").await.unwrap();
     assert!(matches!(t.ask(None).await, Err(AskError::Panicked { .. })));
-    assert_eq!(t.ask(Some(0)).await.unwrap(), 13, "reloaded, not re-created");
+    assert_eq!(
+        t.ask(Some(0)).await.unwrap(),
+        13,
+        "reloaded, not re-created"
+    );
     system.shutdown().await;
 
     let system = System::open(&path).await.unwrap();
-    let t = system.get_or_create_with::<Tally>("t", (10, Some(&CREATED))).await.unwrap();
+    let t = system
+        .get_or_create_with::<Tally>("t", (10, Some(&CREATED)))
+        .await
+        .unwrap();
     assert_eq!(t.ask(Some(1)).await.unwrap(), 14);
-    assert_eq!(CREATED.load(Ordering::SeqCst), 1, "a restart does not re-create");
+    assert_eq!(
+        CREATED.load(Ordering::SeqCst),
+        1,
+        "a restart does not re-create"
+    );
     system.shutdown().await;
     std::fs::remove_file(path).unwrap();
 }
@@ -70,7 +84,10 @@ async fn create_state_runs_once_not_on_reload_restart_or_crash() {
 async fn shutdown_runs_what_is_queued_and_makes_it_durable() {
     let path = temp_path("drain");
     let system = System::open(&path).await.unwrap();
-    let t = system.get_or_create_with::<Tally>("t", (0, None)).await.unwrap();
+    let t = system
+        .get_or_create_with::<Tally>("t", (0, None))
+        .await
+        .unwrap();
     for _ in 0..50 {
         t.tell(Some(1)).await.unwrap();
     }

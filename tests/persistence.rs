@@ -51,8 +51,15 @@ async fn a_reply_is_released_only_after_its_state_is_committed() {
     });
     storage.wait_started(before + 1).await;
     settle().await;
-    assert!(!ask.is_finished(), "reply released before the commit finished");
-    assert_eq!(writes_for(&storage, "a"), [0], "nothing but the creation committed yet");
+    assert!(
+        !ask.is_finished(),
+        "reply released before the commit finished"
+    );
+    assert_eq!(
+        writes_for(&storage, "a"),
+        [0],
+        "nothing but the creation committed yet"
+    );
     storage.release();
     assert_eq!(ask.await.unwrap().unwrap(), 5);
     // The commit that covers the reply is already in the file.
@@ -74,7 +81,11 @@ async fn read_only_unchanged_and_ephemeral_changes_write_nothing() {
     }
     assert_eq!(c.ask(Op::BumpEphemeral).await.unwrap(), 1);
     assert_eq!(c.ask(Op::BumpEphemeral).await.unwrap(), 2);
-    assert_eq!(storage.commits(), commits, "reads and no-op writes must not commit");
+    assert_eq!(
+        storage.commits(),
+        commits,
+        "reads and no-op writes must not commit"
+    );
     assert_eq!(c.ask(Op::Add(1)).await.unwrap(), 2);
     assert_eq!(storage.commits(), commits + 1);
     system.shutdown().await;
@@ -220,10 +231,18 @@ async fn a_panic_reloads_the_last_snapshot_and_nothing_else_is_hurt() {
         }
         other => panic!("expected a panic error, got {other:?}"),
     }
-    assert_eq!(a.ask(Op::Get).await.unwrap(), 4, "half-done +100 was dropped");
+    assert_eq!(
+        a.ask(Op::Get).await.unwrap(),
+        4,
+        "half-done +100 was dropped"
+    );
     assert_eq!(a.ask(Op::Ephemeral).await.unwrap(), 0, "ephemeral rebuilt");
     assert_eq!(a.ask(Op::Add(1)).await.unwrap(), 5, "later calls work");
-    assert_eq!(b.ask(Op::Add(1)).await.unwrap(), 1, "other actors unaffected");
+    assert_eq!(
+        b.ask(Op::Add(1)).await.unwrap(),
+        1,
+        "other actors unaffected"
+    );
     system.shutdown().await;
 }
 
@@ -241,7 +260,10 @@ async fn a_returned_error_rolls_the_state_back() {
 #[tokio::test(start_paused = true)]
 async fn a_crash_loop_stops_the_actor_with_a_clear_error() {
     let system = System::temporary().await.unwrap();
-    let c = system.get_or_create_with::<Counter>("loop", 0).await.unwrap();
+    let c = system
+        .get_or_create_with::<Counter>("loop", 0)
+        .await
+        .unwrap();
     assert_eq!(c.ask(Op::Add(2)).await.unwrap(), 2);
     let started = tokio::time::Instant::now();
     // The default policy allows 5 panics in 10 s, with a backoff of 10 ms doubling.
@@ -263,7 +285,10 @@ async fn a_crash_loop_stops_the_actor_with_a_clear_error() {
     }
     assert!(c.is_stopped());
     // Asking again starts the actor afresh from its last durable state.
-    let c = system.get_or_create_with::<Counter>("loop", 0).await.unwrap();
+    let c = system
+        .get_or_create_with::<Counter>("loop", 0)
+        .await
+        .unwrap();
     assert_eq!(c.ask(Op::Get).await.unwrap(), 2);
     system.shutdown().await;
 }
@@ -278,7 +303,11 @@ async fn a_failed_commit_fails_every_held_reply_and_rolls_back() {
     let err = c.ask(Op::Add(1)).await.unwrap_err();
     assert!(matches!(err, AskError::Commit { .. }), "{err:?}");
     assert!(std::error::Error::source(&err).is_some());
-    assert_eq!(c.ask(Op::Get).await.unwrap(), 5, "back to the durable state");
+    assert_eq!(
+        c.ask(Op::Get).await.unwrap(),
+        5,
+        "back to the durable state"
+    );
 
     // Several replies held on the failing commit (and one coalesced after it) all fail.
     let before = storage.started();
@@ -307,7 +336,11 @@ async fn a_failed_commit_fails_every_held_reply_and_rolls_back() {
     // Storage works again: so does the actor, from its last durable state.
     assert_eq!(c.ask(Op::Get).await.unwrap(), 5);
     assert_eq!(c.ask(Op::Add(2)).await.unwrap(), 7);
-    assert_eq!(writes_for(&storage, "a"), [0, 5, 7], "nothing failed was written");
+    assert_eq!(
+        writes_for(&storage, "a"),
+        [0, 5, 7],
+        "nothing failed was written"
+    );
     system.shutdown().await;
 }
 
@@ -355,7 +388,13 @@ async fn tell_is_delivered_in_mailbox_order() {
     assert_eq!(a.ask(Op::Get).await.unwrap(), 10);
     system.shutdown().await;
     let err = a.tell(Op::Add(1)).await.unwrap_err();
-    assert!(matches!(err, actor_core::TellError::Stopped { action: Op::Add(1), .. }));
+    assert!(matches!(
+        err,
+        actor_core::TellError::Stopped {
+            action: Op::Add(1),
+            ..
+        }
+    ));
 }
 
 #[tokio::test]
@@ -388,16 +427,30 @@ async fn get_create_and_get_or_create_mean_what_they_say() {
     assert_eq!(err.to_string(), r#"actor Counter("nobody") does not exist"#);
     let a = system.create::<Counter>(["user", "17"], 4).await.unwrap();
     assert_eq!(a.key().parts(), ["user", "17"]);
-    let err = system.create::<Counter>(["user", "17"], 0).await.unwrap_err();
+    let err = system
+        .create::<Counter>(["user", "17"], 0)
+        .await
+        .unwrap_err();
     assert!(matches!(err, StartError::AlreadyExists(_)), "{err:?}");
     let again = system
         .get_or_create_with::<Counter>(["user", "17"], 99)
         .await
         .unwrap();
     assert_eq!(again.id(), a.id());
-    assert_eq!(again.ask(Op::Get).await.unwrap(), 4, "input ignored for an existing actor");
-    let other = system.get_or_create_with::<Counter>("user/17", 0).await.unwrap();
-    assert_ne!(other.id(), a.id(), "a composite key is not its joined string");
+    assert_eq!(
+        again.ask(Op::Get).await.unwrap(),
+        4,
+        "input ignored for an existing actor"
+    );
+    let other = system
+        .get_or_create_with::<Counter>("user/17", 0)
+        .await
+        .unwrap();
+    assert_ne!(
+        other.id(),
+        a.id(),
+        "a composite key is not its joined string"
+    );
     system.shutdown().await;
     let err = system.get::<Counter>("nobody").await.unwrap_err();
     assert!(matches!(err, StartError::Shutdown), "{err:?}");
@@ -410,7 +463,10 @@ async fn concurrent_first_calls_start_one_actor() {
         .map(|_| {
             let system = system.clone();
             tokio::spawn(async move {
-                let c = system.get_or_create_with::<Counter>("once", 0).await.unwrap();
+                let c = system
+                    .get_or_create_with::<Counter>("once", 0)
+                    .await
+                    .unwrap();
                 c.ask(Op::Add(1)).await.unwrap();
                 c.id()
             })
@@ -431,7 +487,10 @@ async fn concurrent_first_calls_start_one_actor() {
 async fn an_undecodable_record_is_a_typed_error_and_is_left_untouched() {
     let path = temp_path("bad-record");
     let system = System::open(&path).await.unwrap();
-    let good = system.get_or_create_with::<Counter>("good", 0).await.unwrap();
+    let good = system
+        .get_or_create_with::<Counter>("good", 0)
+        .await
+        .unwrap();
     good.ask(Op::Add(1)).await.unwrap();
     system.shutdown().await;
 
@@ -444,7 +503,8 @@ async fn an_undecodable_record_is_a_typed_error_and_is_left_untouched() {
     let mut future = vec![9u8];
     future.extend_from_slice(&[0; 30]);
     {
-        let storage = actor_core::RedbStorage::open(&path, &Default::default()).unwrap();
+        let storage =
+            actor_core::RedbStorage::open(&path, &actor_core::RedbOptions::default()).unwrap();
         actor_core::Storage::commit(
             &storage,
             &[
@@ -469,7 +529,10 @@ async fn an_undecodable_record_is_a_typed_error_and_is_left_untouched() {
         let err = if attempt == 0 {
             system.get::<Counter>("bad").await.unwrap_err()
         } else {
-            system.get_or_create_with::<Counter>("bad", 0).await.unwrap_err()
+            system
+                .get_or_create_with::<Counter>("bad", 0)
+                .await
+                .unwrap_err()
         };
         match &err {
             StartError::Decode { actor, source } => {
@@ -482,18 +545,31 @@ async fn an_undecodable_record_is_a_typed_error_and_is_left_untouched() {
     }
     match system.get::<Counter>("future").await.unwrap_err() {
         StartError::Decode {
-            source: DecodeError::UnsupportedFormat { found: 9, supported: 1 },
+            source:
+                DecodeError::UnsupportedFormat {
+                    found: 9,
+                    supported: 1,
+                },
             ..
         } => {}
         other => panic!("expected an unsupported format, got {other:?}"),
     }
     let good = system.get::<Counter>("good").await.unwrap();
-    assert_eq!(good.ask(Op::Get).await.unwrap(), 1, "other actors unaffected");
+    assert_eq!(
+        good.ask(Op::Get).await.unwrap(),
+        1,
+        "other actors unaffected"
+    );
     system.shutdown().await;
 
-    let storage = actor_core::RedbStorage::open(&path, &Default::default()).unwrap();
+    let storage =
+        actor_core::RedbStorage::open(&path, &actor_core::RedbOptions::default()).unwrap();
     let kept = actor_core::Storage::load(&storage, "Counter", "bad").unwrap();
-    assert_eq!(kept.as_deref(), Some(&garbage[..]), "the bad record was not overwritten");
+    assert_eq!(
+        kept.as_deref(),
+        Some(&garbage[..]),
+        "the bad record was not overwritten"
+    );
     drop(storage);
     std::fs::remove_file(path).unwrap();
 }
@@ -514,7 +590,11 @@ async fn a_second_open_of_the_same_file_fails_clearly() {
 #[tokio::test]
 async fn a_file_that_is_not_a_database_is_refused() {
     let path = temp_path("not-a-db");
-    std::fs::write(&path, b"this is not a redb file, just some text that is long enough").unwrap();
+    std::fs::write(
+        &path,
+        b"this is not a redb file, just some text that is long enough",
+    )
+    .unwrap();
     let err = System::open(&path).await.unwrap_err();
     assert!(matches!(err, OpenError::Database { .. }), "{err:?}");
     assert_eq!(

@@ -101,17 +101,26 @@ mod tests {
 
     #[test]
     fn rejects_bad_headers() {
-        assert!(matches!(header(&[]), Err(DecodeError::Truncated { len: 0 })));
+        assert!(matches!(
+            header(&[]),
+            Err(DecodeError::Truncated { len: 0 })
+        ));
         assert!(matches!(
             header(&[9, 0, 0]),
             Err(DecodeError::UnsupportedFormat { found: 9, .. })
         ));
-        assert!(matches!(header(&[1, 0, 0]), Err(DecodeError::Truncated { len: 3 })));
+        assert!(matches!(
+            header(&[1, 0, 0]),
+            Err(DecodeError::Truncated { len: 3 })
+        ));
         let mut buf = Vec::new();
         encode(&mut buf, Uuid::nil(), 1, &5u32).unwrap();
         assert!(matches!(
             decode::<u32>(&buf, 2),
-            Err(DecodeError::StateVersion { found: 1, expected: 2 })
+            Err(DecodeError::StateVersion {
+                found: 1,
+                expected: 2
+            })
         ));
         buf.truncate(buf.len() - 1);
         buf.push(0xff);

@@ -45,7 +45,10 @@ impl fmt::Debug for System {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("System")
             .field("path", &self.inner.path)
-            .field("live_actors", &self.inner.live.count.load(Ordering::Relaxed))
+            .field(
+                "live_actors",
+                &self.inner.live.count.load(Ordering::Relaxed),
+            )
             .finish_non_exhaustive()
     }
 }
@@ -231,32 +234,33 @@ impl System {
                 actor: path.clone(),
                 source,
             })?;
-        let (id, state, record) = match (loaded, mode) {
-            (Some(_), Mode::Create(_)) => return Err(StartError::AlreadyExists(path)),
-            (Some(record), Mode::Get | Mode::GetOrCreate(_)) => {
-                let (header, state) = snapshot::decode::<A>(&record, A::STATE_VERSION)
-                    .map_err(|source| StartError::Decode {
-                        actor: path.clone(),
-                        source,
-                    })?;
-                (header.id, state, Arc::new(record))
-            }
-            (None, Mode::Get) => return Err(StartError::NotFound(path)),
-            (None, Mode::Create(input) | Mode::GetOrCreate(input)) => {
-                let state = A::create_state(input);
-                let id = Uuid::new_v4();
-                let mut record = Vec::new();
-                snapshot::encode(&mut record, id, A::STATE_VERSION, &state).map_err(
-                    |source| StartError::Encode {
-                        actor: path.clone(),
-                        source,
-                    },
-                )?;
-                let record = Arc::new(record);
-                self.write_creation(&path, Arc::clone(&record)).await?;
-                (id, state, record)
-            }
-        };
+        let (id, state, record) =
+            match (loaded, mode) {
+                (Some(_), Mode::Create(_)) => return Err(StartError::AlreadyExists(path)),
+                (Some(record), Mode::Get | Mode::GetOrCreate(_)) => {
+                    let (header, state) = snapshot::decode::<A>(&record, A::STATE_VERSION)
+                        .map_err(|source| StartError::Decode {
+                            actor: path.clone(),
+                            source,
+                        })?;
+                    (header.id, state, Arc::new(record))
+                }
+                (None, Mode::Get) => return Err(StartError::NotFound(path)),
+                (None, Mode::Create(input) | Mode::GetOrCreate(input)) => {
+                    let state = A::create_state(input);
+                    let id = Uuid::new_v4();
+                    let mut record = Vec::new();
+                    snapshot::encode(&mut record, id, A::STATE_VERSION, &state).map_err(
+                        |source| StartError::Encode {
+                            actor: path.clone(),
+                            source,
+                        },
+                    )?;
+                    let record = Arc::new(record);
+                    self.write_creation(&path, Arc::clone(&record)).await?;
+                    (id, state, record)
+                }
+            };
         let slot = Arc::new(Slot::new(path, id, Arc::clone(&record)));
         let (tx, rx) = mpsc::channel(A::config().mailbox_capacity.max(1));
         let ctx = Ctx::new(
@@ -274,7 +278,11 @@ impl System {
         Ok(Handle { tx, slot })
     }
 
-    async fn write_creation(&self, path: &ActorPath, record: Arc<Vec<u8>>) -> Result<(), StartError> {
+    async fn write_creation(
+        &self,
+        path: &ActorPath,
+        record: Arc<Vec<u8>>,
+    ) -> Result<(), StartError> {
         let (done, wait) = oneshot::channel();
         let request = Request::Create {
             kind: path.kind,
@@ -308,7 +316,8 @@ impl System {
             let idle = inner.live.idle.notified();
             tokio::pin!(idle);
             idle.as_mut().enable();
-            let slots: Vec<Arc<Slot>> = inner.registry().values().filter_map(|c| c.slot()).collect();
+            let slots: Vec<Arc<Slot>> =
+                inner.registry().values().filter_map(|c| c.slot()).collect();
             for slot in slots {
                 slot.request_stop(StopReason::Shutdown);
             }

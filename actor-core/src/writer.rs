@@ -108,11 +108,11 @@ fn commit_batch(storage: &dyn Storage, requests: &mut Vec<Request>) {
             key: slot.path.key.as_str(),
             record: &pending.record,
         })
-        .chain(creates.iter().map(|(kind, key, record, _)| Write::PutActor {
-            kind,
-            key,
-            record,
-        }))
+        .chain(
+            creates
+                .iter()
+                .map(|(kind, key, record, _)| Write::PutActor { kind, key, record }),
+        )
         .collect();
     let bytes: usize = writes
         .iter()

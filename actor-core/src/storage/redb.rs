@@ -81,13 +81,16 @@ impl RedbStorage {
             quick_repair: options.quick_repair,
             delete_on_drop: options.delete_on_drop,
         };
-        storage.init().map_err(db_error)?.map_or(Ok(storage), |found| {
-            Err(OpenError::UnsupportedFormat {
-                path: path.clone(),
-                found,
-                supported: STORAGE_FORMAT,
+        storage
+            .init()
+            .map_err(db_error)?
+            .map_or(Ok(storage), |found| {
+                Err(OpenError::UnsupportedFormat {
+                    path: path.clone(),
+                    found,
+                    supported: STORAGE_FORMAT,
+                })
             })
-        })
     }
 
     /// The file this storage writes.
@@ -113,7 +116,8 @@ impl RedbStorage {
                 let mut txn = self.db.begin_write()?;
                 txn.set_durability(Durability::Immediate)?;
                 txn.set_quick_repair(self.quick_repair);
-                txn.open_table(META)?.insert("format_version", STORAGE_FORMAT)?;
+                txn.open_table(META)?
+                    .insert("format_version", STORAGE_FORMAT)?;
                 txn.open_table(ACTORS)?;
                 txn.commit()?;
                 Ok(None)
