@@ -604,3 +604,49 @@ async fn a_file_that_is_not_a_database_is_refused() {
     );
     std::fs::remove_file(path).unwrap();
 }
+
+#[tokio::test]
+async fn a_restarted_actor_waits_for_its_old_activations_last_commit() {
+    let (system, storage, _) = open_recorded("reactivate").await;
+    let c = system.get_or_create_with::<Counter>("a", 0).await.unwrap();
+    assert_eq!(c.ask(Op::Add(1)).await.unwrap(), 1);
+    let before = storage.started();
+    storage.hold();
+    let held = tokio::spawn({
+        let c = c.clone();
+        async move { c.ask(Op::Add(1)).await }
+    });
+    storage.wait_started(before + 1).await;
+    // Panic into a crash loop while the +1 is still being committed.
+    for _ in 0..6 {
+        c.tell(Op::AddThenPanic(100)).await.unwrap();
+    }
+    for _ in 0..200 {
+        if c.is_stopped() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert!(
+        c.is_stopped(),
+        "the crash loop should have stopped the actor"
+    );
+    let restart = tokio::spawn({
+        let system = system.clone();
+        async move { system.get_or_create_with::<Counter>("a", 0).await }
+    });
+    settle().await;
+    assert!(
+        !restart.is_finished(),
+        "restarted while a commit was in flight"
+    );
+    storage.release();
+    assert_eq!(held.await.unwrap().unwrap(), 2);
+    let c = restart.await.unwrap().unwrap();
+    assert_eq!(
+        c.ask(Op::Get).await.unwrap(),
+        2,
+        "the acknowledged +1 is there"
+    );
+    system.shutdown().await;
+}

@@ -5,6 +5,7 @@
 //! it and reports back here. The actor, and any caller gated on the actor's durability, wait
 //! on [`Slot::notify`].
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use tokio::sync::Notify;
@@ -46,6 +47,10 @@ pub(crate) struct Slot {
     state: Mutex<SlotState>,
     /// Woken by the writer after each commit that involved this actor, and by a stop request.
     pub(crate) notify: Notify,
+    /// Set when the actor's task has ended: no snapshot of it is in flight any more, so a new
+    /// activation may load the actor from storage.
+    ended: AtomicBool,
+    ended_notify: Notify,
 }
 
 /// What the actor learns when it settles its held replies.
@@ -70,6 +75,27 @@ impl Slot {
                 stop: None,
             }),
             notify: Notify::new(),
+            ended: AtomicBool::new(false),
+            ended_notify: Notify::new(),
+        }
+    }
+
+    /// Called when the actor's task is gone.
+    pub(crate) fn mark_ended(&self) {
+        self.ended.store(true, Ordering::SeqCst);
+        self.ended_notify.notify_waiters();
+    }
+
+    /// Waits until the actor's task has ended.
+    pub(crate) async fn wait_ended(&self) {
+        loop {
+            let ended = self.ended_notify.notified();
+            tokio::pin!(ended);
+            ended.as_mut().enable();
+            if self.ended.load(Ordering::SeqCst) {
+                return;
+            }
+            ended.await;
         }
     }
 

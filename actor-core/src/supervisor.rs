@@ -17,6 +17,7 @@ use crate::actor::{Actor, ReadOutcome};
 use crate::ctx::Ctx;
 use crate::error::{AskError, StopReason, StorageError};
 use crate::handle::{CURRENT, Envelope, Reply};
+use crate::slot::Slot;
 use crate::snapshot;
 use crate::system::LiveGuard;
 
@@ -40,6 +41,17 @@ pub(crate) struct ActorTask<A: Actor> {
     /// A wait owed after a panic, before the next action.
     backoff: Option<std::time::Duration>,
     _live: LiveGuard,
+    /// Dropped last, when everything above (held replies included) is gone.
+    _ended: Ended,
+}
+
+/// Marks the slot ended when the task is dropped, however it ends.
+struct Ended(Arc<Slot>);
+
+impl Drop for Ended {
+    fn drop(&mut self) {
+        self.0.mark_ended();
+    }
 }
 
 impl<A: Actor> ActorTask<A> {
@@ -49,6 +61,7 @@ impl<A: Actor> ActorTask<A> {
         mailbox: mpsc::Receiver<Envelope<A>>,
         live: LiveGuard,
     ) -> Self {
+        let ended = Ended(Arc::clone(&ctx.slot));
         Self {
             state,
             ctx,
@@ -57,6 +70,7 @@ impl<A: Actor> ActorTask<A> {
             panics: VecDeque::new(),
             backoff: None,
             _live: live,
+            _ended: ended,
         }
     }
 

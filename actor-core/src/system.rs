@@ -71,16 +71,11 @@ pub(crate) struct SystemInner {
 /// A registry cell with its actor type erased.
 trait Cell: Any + Send + Sync {
     fn slot(&self) -> Option<Arc<Slot>>;
-    fn is_stopped(&self) -> bool;
 }
 
 impl<A: Actor> Cell for OnceCell<Handle<A>> {
     fn slot(&self) -> Option<Arc<Slot>> {
         self.get().map(|h| Arc::clone(&h.slot))
-    }
-
-    fn is_stopped(&self) -> bool {
-        self.get().is_some_and(Handle::is_stopped)
     }
 }
 
@@ -185,7 +180,18 @@ impl System {
         mode: Mode<A::Input>,
     ) -> Result<Handle<A>, StartError> {
         let path = ActorPath { kind: A::NAME, key };
-        let cell = self.cell::<A>(&path)?;
+        let cell = loop {
+            let cell = self.cell::<A>(&path)?;
+            match cell.get() {
+                // A stopped actor may still be finishing its last commit: a new activation
+                // must load only after that, or it could miss an acknowledged state.
+                Some(old) if old.is_stopped() => {
+                    old.slot.wait_ended().await;
+                    self.retire(&path, &cell);
+                }
+                _ => break cell,
+            }
+        };
         let must_create = matches!(mode, Mode::Create(_));
         let started_here = AtomicBool::new(false);
         let handle = cell
@@ -200,25 +206,35 @@ impl System {
         Ok(handle.clone())
     }
 
-    /// The registry cell for `path`, replacing one whose actor has stopped.
+    /// The registry cell for `path`.
     fn cell<A: Actor>(&self, path: &ActorPath) -> Result<Arc<OnceCell<Handle<A>>>, StartError> {
         if self.inner.closed.load(Ordering::SeqCst) {
             return Err(StartError::Shutdown);
         }
-        let mut registry = self.inner.registry();
-        let key = (A::NAME, path.key.clone());
-        let cell = registry
-            .entry(key)
-            .and_modify(|cell| {
-                if cell.is_stopped() {
-                    *cell = Arc::new(OnceCell::<Handle<A>>::new());
-                }
-            })
-            .or_insert_with(|| Arc::new(OnceCell::<Handle<A>>::new()));
-        let cell: Arc<dyn Cell> = Arc::clone(cell);
+        let cell: Arc<dyn Cell> = Arc::clone(
+            self.inner
+                .registry()
+                .entry((A::NAME, path.key.clone()))
+                .or_insert_with(|| Arc::new(OnceCell::<Handle<A>>::new())),
+        );
         let any: Arc<dyn Any + Send + Sync> = cell;
         any.downcast()
             .map_err(|_| StartError::NameClash(path.clone()))
+    }
+
+    /// Removes a stopped actor's cell from the registry, unless another caller already did.
+    fn retire<A: Actor>(&self, path: &ActorPath, cell: &Arc<OnceCell<Handle<A>>>) {
+        let mut registry = self.inner.registry();
+        let key = (A::NAME, path.key.clone());
+        if let Some(current) = registry.get(&key) {
+            let current: Arc<dyn Any + Send + Sync> = Arc::clone(current) as Arc<dyn Cell>;
+            if current
+                .downcast::<OnceCell<Handle<A>>>()
+                .is_ok_and(|current| Arc::ptr_eq(&current, cell))
+            {
+                registry.remove(&key);
+            }
+        }
     }
 
     /// Loads or creates the actor's state and starts its task.
