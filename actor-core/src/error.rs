@@ -3,6 +3,7 @@
 //! Every enum is `#[non_exhaustive]` and wraps its cause rather than turning it into a string,
 //! so callers can match on what went wrong and still walk the `source()` chain.
 
+use std::convert::Infallible;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -235,6 +236,74 @@ pub enum AskError<E> {
         /// The actor.
         actor: ActorPath,
     },
+}
+
+impl<E> AskError<E> {
+    /// Converts the action's own error, keeping every other variant as it is.
+    pub fn map_action<F>(self, f: impl FnOnce(E) -> F) -> AskError<F> {
+        match self.split() {
+            Ok(e) => AskError::Action(f(e)),
+            Err(other) => other.widen(),
+        }
+    }
+
+    /// The action's own error, or the runtime's.
+    pub fn split(self) -> Result<E, AskError<Infallible>> {
+        Err(match self {
+            Self::Action(e) => return Ok(e),
+            Self::Panicked { actor, message } => AskError::Panicked { actor, message },
+            Self::Commit { actor, source } => AskError::Commit { actor, source },
+            Self::Encode { actor, source } => AskError::Encode { actor, source },
+            Self::Stopped { actor, reason } => AskError::Stopped { actor, reason },
+            Self::Reentrant { actor } => AskError::Reentrant { actor },
+        })
+    }
+}
+
+impl AskError<Infallible> {
+    /// A runtime error as the error of any action type.
+    pub fn widen<F>(self) -> AskError<F> {
+        match self {
+            Self::Action(e) => match e {},
+            Self::Panicked { actor, message } => AskError::Panicked { actor, message },
+            Self::Commit { actor, source } => AskError::Commit { actor, source },
+            Self::Encode { actor, source } => AskError::Encode { actor, source },
+            Self::Stopped { actor, reason } => AskError::Stopped { actor, reason },
+            Self::Reentrant { actor } => AskError::Reentrant { actor },
+        }
+    }
+}
+
+/// A call by action name ([`Handle::ask_json`](crate::Handle::ask_json),
+/// [`Handle::ask_cbor`](crate::Handle::ask_cbor)) failed. `P` is the payload format: the
+/// action's own error arrives encoded in it.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ByNameError<P> {
+    /// No action has that name, or the arguments do not fit it. Nothing was sent.
+    #[error("action `{action}`: unknown action or bad arguments")]
+    Arguments {
+        /// The name asked for.
+        action: String,
+        /// What the decoder reported.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// The reply or the action's error could not be encoded.
+    #[error("action `{action}`: the reply does not encode")]
+    Reply {
+        /// The name asked for.
+        action: String,
+        /// What the encoder reported.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// The action returned an error; here it is, encoded as `P`. The state was rolled back.
+    #[error("the action returned an error: {0:?}")]
+    Action(P),
+    /// The runtime could not run the action or make its result durable.
+    #[error(transparent)]
+    Call(AskError<Infallible>),
 }
 
 /// A [`tell`](crate::Handle::tell) could not be delivered; the action is handed back.

@@ -7,7 +7,10 @@ use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
 use crate::actor::Actor;
-use crate::error::{AskError, TellError};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::error::{AskError, ByNameError, TellError};
 use crate::key::{ActorKey, ActorPath};
 use crate::slot::Slot;
 
@@ -159,6 +162,81 @@ impl<A: Actor> Handle<A> {
         }
     }
 
+    /// Calls an action by name with JSON arguments and returns its JSON reply:
+    /// `ask_json("increment", json!({"by": 5}))`. An action error comes back as JSON in
+    /// [`ByNameError::Action`]. (`#[actions]` makes every actor callable this way.)
+    pub async fn ask_json(
+        &self,
+        action: &str,
+        args: serde_json::Value,
+    ) -> Result<serde_json::Value, ByNameError<serde_json::Value>>
+    where
+        A::Action: DeserializeOwned,
+        A::Reply: Serialize,
+        A::Error: Serialize,
+    {
+        let args = if args.is_null() {
+            serde_json::Value::Object(serde_json::Map::new())
+        } else {
+            args
+        };
+        let mut tagged = serde_json::Map::new();
+        tagged.insert(action.to_owned(), args);
+        let decoded = serde_json::from_value(serde_json::Value::Object(tagged)).map_err(|e| {
+            ByNameError::Arguments {
+                action: action.to_owned(),
+                source: e.into(),
+            }
+        })?;
+        let encode = |value: Result<serde_json::Value, serde_json::Error>| {
+            value.map_err(|e| ByNameError::Reply {
+                action: action.to_owned(),
+                source: e.into(),
+            })
+        };
+        match self.ask(decoded).await.map_err(AskError::split) {
+            Ok(reply) => encode(serde_json::to_value(reply)),
+            Err(Ok(error)) => Err(ByNameError::Action(encode(serde_json::to_value(error))?)),
+            Err(Err(error)) => Err(ByNameError::Call(error)),
+        }
+    }
+
+    /// Calls an action by name with CBOR-encoded arguments (a map of argument names to
+    /// values) and returns its CBOR-encoded reply. See [`ask_json`](Handle::ask_json).
+    pub async fn ask_cbor(&self, action: &str, args: &[u8]) -> Result<Vec<u8>, ByNameError<Vec<u8>>>
+    where
+        A::Action: DeserializeOwned,
+        A::Reply: Serialize,
+        A::Error: Serialize,
+    {
+        let bad_args = |source: Box<dyn std::error::Error + Send + Sync>| ByNameError::Arguments {
+            action: action.to_owned(),
+            source,
+        };
+        let args = if args.is_empty() {
+            ciborium::Value::Map(Vec::new())
+        } else {
+            ciborium::from_reader(args).map_err(|e| bad_args(Box::new(e)))?
+        };
+        let tagged = ciborium::Value::Map(vec![(ciborium::Value::Text(action.to_owned()), args)]);
+        let decoded = tagged.deserialized().map_err(|e| bad_args(Box::new(e)))?;
+        let encode = |value: &dyn erased::Encode| {
+            let mut out = Vec::new();
+            value
+                .encode(&mut out)
+                .map(|()| out)
+                .map_err(|e| ByNameError::Reply {
+                    action: action.to_owned(),
+                    source: e.into(),
+                })
+        };
+        match self.ask(decoded).await.map_err(AskError::split) {
+            Ok(reply) => encode(&reply),
+            Err(Ok(error)) => Err(ByNameError::Action(encode(&error)?)),
+            Err(Err(error)) => Err(ByNameError::Call(error)),
+        }
+    }
+
     async fn ask_gate(&self) -> Result<(), AskError<A::Error>> {
         gate(&self.slot).await.map_err(|gate| match gate {
             Gate::Reentrant => AskError::Reentrant {
@@ -175,6 +253,19 @@ impl<A: Actor> Handle<A> {
         AskError::Stopped {
             actor: self.slot.path.clone(),
             reason: self.slot.stop_reason(),
+        }
+    }
+}
+
+/// CBOR encoding behind a trait object, so one closure encodes replies and errors alike.
+mod erased {
+    pub(super) trait Encode {
+        fn encode(&self, out: &mut Vec<u8>) -> Result<(), ciborium::ser::Error<std::io::Error>>;
+    }
+
+    impl<T: serde::Serialize> Encode for T {
+        fn encode(&self, out: &mut Vec<u8>) -> Result<(), ciborium::ser::Error<std::io::Error>> {
+            ciborium::into_writer(self, out)
         }
     }
 }

@@ -73,8 +73,8 @@ mod writer;
 pub use crate::actor::{Actor, ActorConfig, ReadOutcome, RestartPolicy};
 pub use crate::ctx::Ctx;
 pub use crate::error::{
-    AskError, DecodeError, EncodeError, Error, OpenError, SaveError, StartError, StopReason,
-    StorageError, TellError,
+    AskError, ByNameError, DecodeError, EncodeError, Error, OpenError, SaveError, StartError,
+    StopReason, StorageError, TellError,
 };
 pub use crate::handle::Handle;
 pub use crate::key::{ActorKey, ActorPath};
@@ -82,10 +82,30 @@ pub use crate::snapshot::FORMAT_VERSION;
 pub use crate::storage::{RedbOptions, RedbStorage, Storage, Write};
 pub use crate::system::{System, SystemBuilder};
 
+pub use actor_macros::{Actor, actions};
+
 /// Items the macros of `actor-macros` expand to. Not part of the public API.
 #[doc(hidden)]
 pub mod __private {
+    pub use crate::actor::{Actor, ActorConfig, ReadOutcome, RestartPolicy};
+    pub use crate::ctx::Ctx;
+    pub use crate::error::AskError;
+    pub use crate::handle::Handle;
     pub use serde;
+
+    /// What `#[derive(Actor)]` provides; `#[actions]` builds the `Actor` impl on top of it.
+    pub trait ActorMeta: Sized {
+        /// See [`Actor::NAME`].
+        const NAME: &'static str;
+        /// See [`Actor::STATE_VERSION`].
+        const STATE_VERSION: u32;
+        /// See [`Actor::Input`].
+        type Input: Send + 'static;
+        /// See [`Actor::create_state`].
+        fn create_state(input: Self::Input) -> Self;
+        /// See [`Actor::config`].
+        fn config() -> ActorConfig;
+    }
 }
 
 /// The guide's pages, compiled as doc tests so they cannot drift from the API.

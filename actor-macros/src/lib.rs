@@ -1,6 +1,144 @@
-//! Procedural macros for `actor-core`.
+//! Procedural macros for `actor-core`: `#[derive(Actor)]` and `#[actions]`.
 //!
-//! This crate holds macros only; everything they expand to lives in `actor-core` under the
-//! hidden `actor_core::__private` path. The derives (`#[derive(Actor)]`, `#[actions]`) are
-//! not written yet: until they are, implement `actor_core::Actor` by hand (see the crate docs
-//! of `actor-core` and `docs/actors-and-state.md`).
+//! This crate holds macros only. Everything they expand to lives in `actor-core` and is named
+//! through its hidden `::actor_core::__private` path; use the macros through `actor-core`'s
+//! re-exports (`use actor_core::{actions, Actor}`).
+//!
+//! Layout: `attr` parses and checks `#[actor(...)]` options, `model` reads and checks an
+//! `#[actions]` impl block, `expand` generates code. On an error the original item is still
+//! emitted, next to `compile_error!`, so one mistake does not cascade into many.
+
+mod attr;
+mod expand;
+mod model;
+
+use proc_macro::TokenStream;
+use quote::ToTokens;
+use syn::{Data, DeriveInput, Fields, ItemImpl, parse_macro_input};
+
+/// Makes a struct a durable actor's state. See `actor_core::Actor` for the full story.
+///
+/// The struct's serde fields are its persisted state; `#[serde(skip)]` fields are ephemeral.
+/// Options, each at most once, in `#[actor(...)]`:
+///
+/// | option | meaning | default |
+/// | --- | --- | --- |
+/// | `name = "Counter"` | the name records are stored under | the type's name |
+/// | `create_state = path` | builds the initial state (from the input, if `input` is set) | `Default::default()` |
+/// | `input = Type` | what `create_state` takes | `()` |
+/// | `state_version = 2` | the state shape's version | `1` |
+/// | `mailbox_capacity = 256` | mailbox size | 64 |
+/// | `restart(max_restarts = 5, window_ms = 10000, initial_backoff_ms = 10, max_backoff_ms = 1000)` | restart policy | as shown |
+///
+/// `#[derive(Actor)]` on `struct Counter` expands to:
+///
+/// ```text
+/// impl ::actor_core::__private::ActorMeta for Counter {
+///     const NAME: &'static str = "Counter";
+///     const STATE_VERSION: u32 = 1;
+///     type Input = ();
+///     fn create_state(input: Self::Input) -> Self { Default::default() }
+///     fn config() -> ActorConfig { ActorConfig::default() }
+/// }
+/// ```
+///
+/// and `#[actions]` on the struct's impl block supplies the rest of `actor_core::Actor`.
+#[proc_macro_derive(Actor, attributes(actor))]
+pub fn derive_actor(input: TokenStream) -> TokenStream {
+    let input = parse_macro_input!(input as DeriveInput);
+    let mut errors = None;
+    match &input.data {
+        Data::Struct(s) if matches!(s.fields, Fields::Named(_) | Fields::Unit) => {}
+        Data::Struct(s) => attr::combine(
+            &mut errors,
+            syn::Error::new_spanned(
+                &s.fields,
+                "#[derive(Actor)] needs a struct with named fields (its persisted state)",
+            ),
+        ),
+        Data::Enum(e) => attr::combine(
+            &mut errors,
+            syn::Error::new(
+                e.enum_token.span,
+                "#[derive(Actor)] is for structs; wrap the enum in a struct field",
+            ),
+        ),
+        Data::Union(u) => attr::combine(
+            &mut errors,
+            syn::Error::new(u.union_token.span, "#[derive(Actor)] is for structs"),
+        ),
+    }
+    if !input.generics.params.is_empty() {
+        attr::combine(
+            &mut errors,
+            syn::Error::new_spanned(&input.generics, "an actor type cannot be generic"),
+        );
+    }
+    let options = match attr::parse(&input.attrs) {
+        Ok(options) => options,
+        Err(e) => {
+            attr::combine(&mut errors, e);
+            attr::ActorOptions::default()
+        }
+    };
+    match errors {
+        Some(e) => e.to_compile_error().into(),
+        None => expand::derive_actor(&input, &options).into(),
+    }
+}
+
+/// Turns each `pub async fn` of an impl block into an action of the actor.
+///
+/// - `&self` actions are read-only and never persist; `&mut self` ones may change the state.
+/// - An optional first argument `ctx: &Ctx<Self>` (or `&mut Ctx<Self>` for `&mut self`).
+/// - Any owned, serde (de)serializable arguments.
+/// - Return a value, or `Result<T, E>`: a returned `Err` reaches the caller as
+///   `AskError::Action(e)` and rolls the state back. Return and error types must be
+///   `Serialize`, so every action can also be called by name.
+/// - Private methods are left alone (helpers).
+///
+/// For `impl Counter { pub async fn increment(&mut self, by: i64) -> i64 { .. } }` it generates:
+///
+/// ```text
+/// pub enum CounterAction { #[serde(rename = "increment")] Increment { by: i64 } }  // Serialize + Deserialize
+/// pub enum CounterReply { Increment(i64) }                                          // Serialize (untagged)
+/// impl Actor for Counter { type Action = CounterAction; type Reply = CounterReply; ... }
+/// pub trait CounterHandle {
+///     fn increment(&self, by: i64) -> impl Future<Output = Result<i64, AskError<Infallible>>>;
+/// }
+/// impl CounterHandle for Handle<Counter> { ... }   // counter.increment(5).await?
+/// ```
+///
+/// plus `CounterError` (one variant per fallible action) when some action returns `Result`.
+#[proc_macro_attribute]
+pub fn actions(args: TokenStream, input: TokenStream) -> TokenStream {
+    let item = parse_macro_input!(input as ItemImpl);
+    let mut errors = None;
+    if !args.is_empty() {
+        attr::combine(
+            &mut errors,
+            syn::Error::new(
+                proc_macro2::TokenStream::from(args)
+                    .into_iter()
+                    .next()
+                    .map_or_else(proc_macro2::Span::call_site, |t| t.span()),
+                "#[actions] takes no options; put actor options in #[actor(...)] on the struct",
+            ),
+        );
+    }
+    let model = model::Actions::from_impl(&item);
+    match (errors, model) {
+        (None, Ok(model)) => expand::actions(&item, &model).into(),
+        (errors, model) => {
+            let mut all = errors;
+            if let Err(e) = model {
+                attr::combine(&mut all, e);
+            }
+            let mut out = item.to_token_stream();
+            if let Some(e) = all {
+                out.extend(e.to_compile_error());
+            }
+            out.into()
+        }
+    }
+}

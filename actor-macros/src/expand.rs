@@ -1,0 +1,326 @@
+//! Code generation. Everything generated names the runtime through
+//! `::actor_core::__private`, so users need no extra imports.
+
+use proc_macro2::TokenStream;
+use quote::{format_ident, quote};
+use syn::{DeriveInput, ItemImpl, Type};
+
+use crate::attr::ActorOptions;
+use crate::model::{Action, Actions, CtxArg};
+
+/// `#[derive(Actor)]`: the actor's identity, initial state and settings.
+pub(crate) fn derive_actor(input: &DeriveInput, options: &ActorOptions) -> TokenStream {
+    let ty = &input.ident;
+    let name = options
+        .name
+        .as_ref()
+        .map_or_else(|| ty.to_string(), syn::LitStr::value);
+    let state_version = options
+        .state_version
+        .as_ref()
+        .map_or_else(|| quote!(1), |v| quote!(#v));
+    let input_ty = options
+        .input
+        .as_ref()
+        .map_or_else(|| quote!(()), |t| quote!(#t));
+    let create_state = match (&options.create_state, &options.input) {
+        (Some(path), Some(_)) => quote!(#path(input)),
+        (Some(path), None) => quote!({
+            let () = input;
+            #path()
+        }),
+        (None, _) => quote!({
+            let _ = input;
+            <Self as ::core::default::Default>::default()
+        }),
+    };
+    let mut config = quote!(::actor_core::__private::ActorConfig::default());
+    if let Some(capacity) = &options.mailbox_capacity {
+        config = quote!(#config.mailbox_capacity(#capacity));
+    }
+    if let Some(restart) = &options.restart {
+        let mut policy = quote!(::actor_core::__private::RestartPolicy::default());
+        let ms = |v: &syn::Expr| quote!(::core::time::Duration::from_millis(#v));
+        if let Some(v) = &restart.max_restarts {
+            policy = quote!({ let mut p = #policy; p.max_restarts = #v; p });
+        }
+        if let Some(v) = &restart.window_ms {
+            let d = ms(v);
+            policy = quote!({ let mut p = #policy; p.window = #d; p });
+        }
+        if let Some(v) = &restart.initial_backoff_ms {
+            let d = ms(v);
+            policy = quote!({ let mut p = #policy; p.initial_backoff = #d; p });
+        }
+        if let Some(v) = &restart.max_backoff_ms {
+            let d = ms(v);
+            policy = quote!({ let mut p = #policy; p.max_backoff = #d; p });
+        }
+        config = quote!(#config.restart(#policy));
+    }
+    quote! {
+        #[automatically_derived]
+        impl ::actor_core::__private::ActorMeta for #ty {
+            const NAME: &'static str = #name;
+            const STATE_VERSION: u32 = #state_version;
+            type Input = #input_ty;
+
+            fn create_state(input: Self::Input) -> Self {
+                #create_state
+            }
+
+            fn config() -> ::actor_core::__private::ActorConfig {
+                #config
+            }
+        }
+    }
+}
+
+/// `#[actions]`: the action enum, the reply and error enums, the `Actor` impl that dispatches
+/// into the methods, and the typed handle trait.
+#[allow(clippy::too_many_lines)] // one template, read top to bottom
+pub(crate) fn actions(item: &ItemImpl, model: &Actions) -> TokenStream {
+    let actor = &model.actor;
+    let action_enum = format_ident!("{}Action", actor);
+    let reply_enum = format_ident!("{}Reply", actor);
+    let error_enum = format_ident!("{}Error", actor);
+    let handle_trait = format_ident!("{}Handle", actor);
+    let p = quote!(::actor_core::__private);
+    let fallible: Vec<&Action> = model.actions.iter().filter(|a| a.err.is_some()).collect();
+    let error_ty = quote!(#error_enum);
+
+    let action_variants = model.actions.iter().map(|a| {
+        let variant = &a.variant;
+        let rename = a.method.to_string();
+        let fields = a.args.iter().map(|(name, ty)| {
+            let doc = format!("The `{name}` argument.");
+            quote!(#[doc = #doc] #name: #ty)
+        });
+        let doc = format!("Arguments of the `{rename}` action.");
+        quote!(#[doc = #doc] #[serde(rename = #rename)] #variant { #(#fields),* })
+    });
+    let reply_variants = model.actions.iter().map(|a| {
+        let (variant, ok) = (&a.variant, &a.ok);
+        let doc = format!("What `{}` returned.", a.method);
+        quote!(#[doc = #doc] #variant(#ok))
+    });
+    let error_variants = fallible.iter().map(|a| {
+        let variant = &a.variant;
+        let err = a.err.as_ref();
+        let doc = format!("The error `{}` returned.", a.method);
+        quote!(#[doc = #doc] #variant(#err))
+    });
+    let error_def = {
+        let doc = format!(
+            "The errors of [`{actor}`]'s actions, one variant per action that returns `Result` (none if no action can fail)."
+        );
+        let display = if fallible.is_empty() {
+            quote!(match *self {})
+        } else {
+            quote!(f.write_str("the action returned an error"))
+        };
+        quote! {
+            #[doc = #doc]
+            #[derive(::core::fmt::Debug, #p::serde::Serialize)]
+            #[serde(crate = "::actor_core::__private::serde", untagged)]
+            #[allow(unreachable_pub, private_interfaces)]
+            pub enum #error_enum { #(#error_variants),* }
+
+            #[automatically_derived]
+            impl ::core::fmt::Display for #error_enum {
+                fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+                    let _ = &f;
+                    #display
+                }
+            }
+        }
+    };
+
+    let call = |a: &Action, ctx: TokenStream| {
+        let method = &a.method;
+        let names = a.args.iter().map(|(n, _)| n);
+        let ctx_arg = match a.ctx {
+            Some(CtxArg::Mut) => Some(quote!(#ctx,)),
+            Some(CtxArg::Shared) => Some(quote!(&*#ctx,)),
+            None => None,
+        };
+        quote!(self.#method(#ctx_arg #(#names),*).await)
+    };
+    let pattern = |a: &Action| {
+        let variant = &a.variant;
+        let names = a.args.iter().map(|(n, _)| n);
+        quote!(#action_enum::#variant { #(#names),* })
+    };
+    let wrap = |a: &Action, value: TokenStream| {
+        let variant = &a.variant;
+        if a.err.is_some() {
+            quote!(#value.map(#reply_enum::#variant).map_err(#error_enum::#variant))
+        } else {
+            quote!(::core::result::Result::Ok(#reply_enum::#variant(#value)))
+        }
+    };
+    let handle_arms = model.actions.iter().map(|a| {
+        let pat = pattern(a);
+        let value = wrap(a, call(a, quote!(__ctx)));
+        quote!(#pat => #value)
+    });
+    let read_only: Vec<&Action> = model.actions.iter().filter(|a| !a.mutates).collect();
+    let handle_read = (!read_only.is_empty()).then(|| {
+        let arms = read_only.iter().map(|a| {
+            let pat = pattern(a);
+            let value = wrap(a, call(a, quote!(__ctx)));
+            quote!(#pat => #p::ReadOutcome::Done(#value))
+        });
+        let rest = (read_only.len() < model.actions.len())
+            .then(|| quote!(__other => #p::ReadOutcome::NeedsWrite(__other),));
+        quote! {
+            async fn handle_read(
+                &self,
+                __action: #action_enum,
+                __ctx: &#p::Ctx<Self>,
+            ) -> #p::ReadOutcome<Self> {
+                let _ = __ctx;
+                match __action {
+                    #(#arms,)*
+                    #rest
+                }
+            }
+        }
+    });
+
+    let trait_methods = model.actions.iter().map(|a| {
+        let method = &a.method;
+        let docs = &a.docs;
+        let default_doc = docs.is_empty().then(|| {
+            let doc = format!("Asks the actor to run `{method}` and waits for the durable reply.");
+            quote!(#[doc = #doc])
+        });
+        let args = a.args.iter().map(|(n, t)| quote!(#n: #t));
+        let (ok, err) = (&a.ok, typed_error(a));
+        quote! {
+            #(#docs)*
+            #default_doc
+            fn #method(&self, #(#args),*)
+                -> impl ::core::future::Future<Output = ::core::result::Result<#ok, #p::AskError<#err>>> + ::core::marker::Send;
+        }
+    });
+    let trait_impls = model.actions.iter().map(|a| {
+        let method = &a.method;
+        let variant = &a.variant;
+        let args = a.args.iter().map(|(n, t)| quote!(#n: #t));
+        let (ok, err) = (&a.ok, typed_error(a));
+        let construct = pattern(a);
+        let other_replies = model
+            .actions
+            .iter()
+            .filter(|o| o.variant != a.variant)
+            .map(|o| {
+                let v = &o.variant;
+                quote!(::core::result::Result::Ok(#reply_enum::#v(_)) => ::core::unreachable!("a reply to another action"),)
+            });
+        let map_error = if fallible.is_empty() {
+            quote!(|e| match e {})
+        } else {
+            let arms = fallible.iter().map(|o| {
+                let v = &o.variant;
+                if o.variant == a.variant {
+                    quote!(#error_enum::#v(e) => e,)
+                } else {
+                    quote!(#error_enum::#v(_) => ::core::unreachable!("an error of another action"),)
+                }
+            });
+            quote!(|e| match e { #(#arms)* })
+        };
+        quote! {
+            async fn #method(&self, #(#args),*) -> ::core::result::Result<#ok, #p::AskError<#err>> {
+                match self.ask(#construct).await {
+                    ::core::result::Result::Ok(#reply_enum::#variant(value)) => ::core::result::Result::Ok(value),
+                    #(#other_replies)*
+                    ::core::result::Result::Err(error) => ::core::result::Result::Err(error.map_action(#map_error)),
+                }
+            }
+        }
+    });
+
+    let action_doc = format!(
+        "The actions of [`{actor}`], one variant per action, serializable so that actions can be stored, scheduled or called by name (`{{\"action_name\": {{\"arg\": value}}}}`)."
+    );
+    let reply_doc = format!("What [`{actor}`]'s actions return, one variant per action.");
+    let trait_doc =
+        format!("Typed calls to a [`{actor}`] actor: one method per action, on its `Handle`.");
+    // Actions must be `async` for the runtime, whether or not their bodies await.
+    let mut item = item.clone();
+    for impl_item in &mut item.items {
+        if let syn::ImplItem::Fn(f) = impl_item
+            && !matches!(f.vis, syn::Visibility::Inherited)
+        {
+            f.attrs.push(syn::parse_quote!(#[allow(clippy::unused_async)]));
+        }
+    }
+    quote! {
+        #item
+
+        #[doc = #action_doc]
+        #[derive(#p::serde::Serialize, #p::serde::Deserialize)]
+        #[serde(crate = "::actor_core::__private::serde")]
+        #[allow(unreachable_pub, private_interfaces, missing_debug_implementations)]
+        pub enum #action_enum { #(#action_variants),* }
+
+        #[doc = #reply_doc]
+        #[derive(#p::serde::Serialize)]
+        #[serde(crate = "::actor_core::__private::serde", untagged)]
+        #[allow(unreachable_pub, private_interfaces, missing_debug_implementations)]
+        pub enum #reply_enum { #(#reply_variants),* }
+
+        #error_def
+
+        #[automatically_derived]
+        impl #p::Actor for #actor {
+            const NAME: &'static str = <Self as #p::ActorMeta>::NAME;
+            const STATE_VERSION: u32 = <Self as #p::ActorMeta>::STATE_VERSION;
+            type Input = <Self as #p::ActorMeta>::Input;
+            type Action = #action_enum;
+            type Reply = #reply_enum;
+            type Error = #error_ty;
+
+            fn create_state(input: Self::Input) -> Self {
+                <Self as #p::ActorMeta>::create_state(input)
+            }
+
+            fn config() -> #p::ActorConfig {
+                <Self as #p::ActorMeta>::config()
+            }
+
+            async fn handle(
+                &mut self,
+                __action: #action_enum,
+                __ctx: &mut #p::Ctx<Self>,
+            ) -> ::core::result::Result<#reply_enum, #error_ty> {
+                let _ = &__ctx;
+                match __action {
+                    #(#handle_arms,)*
+                }
+            }
+
+            #handle_read
+        }
+
+        #[doc = #trait_doc]
+        #[allow(unreachable_pub, private_interfaces)]
+        pub trait #handle_trait {
+            #(#trait_methods)*
+        }
+
+        #[automatically_derived]
+        impl #handle_trait for #p::Handle<#actor> {
+            #(#trait_impls)*
+        }
+    }
+}
+
+/// The error type a typed handle method reports in `AskError::Action`.
+fn typed_error(a: &Action) -> Type {
+    a.err
+        .clone()
+        .unwrap_or_else(|| syn::parse_quote!(::core::convert::Infallible))
+}
