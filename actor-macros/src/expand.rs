@@ -254,7 +254,8 @@ pub(crate) fn actions(item: &ItemImpl, model: &Actions) -> TokenStream {
         if let syn::ImplItem::Fn(f) = impl_item
             && !matches!(f.vis, syn::Visibility::Inherited)
         {
-            f.attrs.push(syn::parse_quote!(#[allow(clippy::unused_async)]));
+            f.attrs
+                .push(syn::parse_quote!(#[allow(clippy::unused_async)]));
         }
     }
     quote! {
@@ -323,4 +324,33 @@ fn typed_error(a: &Action) -> Type {
     a.err
         .clone()
         .unwrap_or_else(|| syn::parse_quote!(::core::convert::Infallible))
+}
+
+/// After an error in `#[actions]`: an `Actor` impl with no actions, so that the user's code
+/// that names `Ctx<Self>` or `Handle<Self>` does not pile further errors on the real one.
+pub(crate) fn fallback(item: &ItemImpl) -> TokenStream {
+    let ty = &item.self_ty;
+    let p = quote!(::actor_core::__private);
+    quote! {
+        #[automatically_derived]
+        impl #p::Actor for #ty {
+            const NAME: &'static str = <Self as #p::ActorMeta>::NAME;
+            type Input = <Self as #p::ActorMeta>::Input;
+            type Action = ::core::convert::Infallible;
+            type Reply = ();
+            type Error = ::core::convert::Infallible;
+
+            fn create_state(input: Self::Input) -> Self {
+                <Self as #p::ActorMeta>::create_state(input)
+            }
+
+            async fn handle(
+                &mut self,
+                action: ::core::convert::Infallible,
+                _: &mut #p::Ctx<Self>,
+            ) -> ::core::result::Result<(), ::core::convert::Infallible> {
+                match action {}
+            }
+        }
+    }
 }

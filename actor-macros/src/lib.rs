@@ -138,6 +138,7 @@ pub fn actions(args: TokenStream, input: TokenStream) -> TokenStream {
             if let Some(e) = all {
                 out.extend(e.to_compile_error());
             }
+            out.extend(expand::fallback(&item));
             out.into()
         }
     }

@@ -1,0 +1,10 @@
+use actor_core::Actor;
+use serde::{Deserialize, Serialize};
+
+#[derive(Actor, Serialize, Deserialize)]
+enum Light {
+    On,
+    Off,
+}
+
+fn main() {}
