@@ -5,53 +5,30 @@
 //! cargo run --example counter -- my.redb # another file
 //! ```
 
-use std::convert::Infallible;
-
-use actor_core::{Actor, Ctx, ReadOutcome, System};
+use actor_core::{Actor, System, actions};
 use serde::{Deserialize, Serialize};
 
 /// The persisted state: serde fields are saved, `#[serde(skip)]` ones are not.
-#[derive(Serialize, Deserialize, Default)]
+#[derive(Actor, Serialize, Deserialize, Default)]
 struct Counter {
     count: i64,
-    /// Ephemeral: how many actions this process has seen; starts at 0 on every run.
+    /// Ephemeral: how many increments this process has made; starts at 0 on every run.
     #[serde(skip)]
-    seen_this_run: u64,
+    increments_this_run: u64,
 }
 
-enum CounterAction {
-    Increment(i64),
-    Get,
-}
-
-impl Actor for Counter {
-    const NAME: &'static str = "Counter";
-    type Input = ();
-    type Action = CounterAction;
-    type Reply = (i64, u64);
-    type Error = Infallible;
-
-    fn create_state((): ()) -> Self {
-        Self::default()
+#[actions]
+impl Counter {
+    /// Adds `by`; returns the new count and this run's number of increments.
+    pub async fn increment(&mut self, by: i64) -> (i64, u64) {
+        self.count += by;
+        self.increments_this_run += 1;
+        (self.count, self.increments_this_run)
     }
 
-    async fn handle(
-        &mut self,
-        action: CounterAction,
-        _ctx: &mut Ctx<Self>,
-    ) -> Result<(i64, u64), Infallible> {
-        self.seen_this_run += 1;
-        if let CounterAction::Increment(by) = action {
-            self.count += by;
-        }
-        Ok((self.count, self.seen_this_run))
-    }
-
-    async fn handle_read(&self, action: CounterAction, _ctx: &Ctx<Self>) -> ReadOutcome<Self> {
-        match action {
-            CounterAction::Get => ReadOutcome::Done(Ok((self.count, self.seen_this_run))),
-            other @ CounterAction::Increment(_) => ReadOutcome::NeedsWrite(other),
-        }
+    /// The count (read-only: never writes).
+    pub async fn get(&self) -> i64 {
+        self.count
     }
 }
 
@@ -63,11 +40,13 @@ async fn main() -> Result<(), actor_core::Error> {
     let system = System::open(&path).await?;
     let counter = system.get_or_create::<Counter>("visits").await?;
 
-    let (before, _) = counter.ask(CounterAction::Get).await?;
-    println!("{path}: the count was {before} when this run started");
+    println!(
+        "{path}: the count was {} when this run started",
+        counter.get().await?
+    );
     for _ in 0..3 {
-        let (count, seen) = counter.ask(CounterAction::Increment(1)).await?;
-        println!("increment -> count = {count} (durable), actions seen by this process = {seen}");
+        let (count, this_run) = counter.increment(1).await?;
+        println!("increment -> count = {count} (durable), increments by this process = {this_run}");
     }
     println!(
         "actor {} (id {}) keeps its count; run me again and it goes on from here",

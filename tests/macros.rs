@@ -1,7 +1,13 @@
-//! `#[derive(Actor)]` and `#[actions]` as a user writes them. The file denies every warning
-//! and clippy's pedantic group, so generated code must be lint-clean.
+//! `#[derive(Actor)]` and `#[actions]` as a user writes them. The file denies every warning,
+//! the library lints and clippy's pedantic group, so generated code must be lint-clean.
 
-#![deny(warnings, clippy::pedantic)]
+#![deny(
+    warnings,
+    missing_docs,
+    missing_debug_implementations,
+    unreachable_pub,
+    clippy::pedantic
+)]
 
 #[path = "support/storage.rs"]
 mod storage;

@@ -380,3 +380,18 @@ impl<M: std::fmt::Debug + Send + Sync + 'static> From<TellError<M>> for Error {
         Self::Call(Box::new(error))
     }
 }
+
+/// Serialized as its message (with causes), so that actions may return it and still be
+/// callable by name.
+impl serde::Serialize for SaveError {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut message = self.to_string();
+        let mut source = std::error::Error::source(self);
+        while let Some(cause) = source {
+            message.push_str(": ");
+            message.push_str(&cause.to_string());
+            source = cause.source();
+        }
+        serializer.serialize_str(&message)
+    }
+}

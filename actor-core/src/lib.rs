@@ -4,29 +4,23 @@
 //! # Quick start
 //!
 //! ```
-//! use actor_core::{Actor, Ctx, System};
+//! use actor_core::{actions, Actor, System};
 //! use serde::{Deserialize, Serialize};
-//! use std::convert::Infallible;
 //!
-//! #[derive(Serialize, Deserialize, Default)]
+//! #[derive(Actor, Serialize, Deserialize, Default)]
 //! struct Counter {
 //!     count: i64,
 //! }
 //!
-//! impl Actor for Counter {
-//!     const NAME: &'static str = "Counter";
-//!     type Input = ();
-//!     type Action = i64; // add this much
-//!     type Reply = i64; // the new count
-//!     type Error = Infallible;
-//!
-//!     fn create_state((): ()) -> Self {
-//!         Self::default()
+//! #[actions]
+//! impl Counter {
+//!     pub async fn increment(&mut self, by: i64) -> i64 {
+//!         self.count += by;
+//!         self.count
 //!     }
 //!
-//!     async fn handle(&mut self, by: i64, _ctx: &mut Ctx<Self>) -> Result<i64, Infallible> {
-//!         self.count += by;
-//!         Ok(self.count)
+//!     pub async fn get(&self) -> i64 {
+//!         self.count
 //!     }
 //! }
 //!
@@ -34,11 +28,15 @@
 //! # async fn main() -> Result<(), actor_core::Error> {
 //! let system = System::temporary().await?;
 //! let counter = system.get_or_create::<Counter>("room-42").await?;
-//! assert_eq!(counter.ask(5).await?, 5); // returns once the new count is on disk
+//! assert_eq!(counter.increment(5).await?, 5); // returns once the new count is on disk
+//! assert_eq!(counter.get().await?, 5); // read-only: writes nothing
 //! system.shutdown().await;
 //! # Ok(())
 //! # }
 //! ```
+//!
+//! `#[derive(Actor)]` and `#[actions]` implement the [`Actor`] trait, which can also be
+//! implemented by hand (see its docs).
 //!
 //! # Layout
 //!
@@ -55,8 +53,8 @@
 //! - [`storage`](Storage): the narrow storage trait and its redb implementation.
 //! - [`error`](Error): one typed error per operation.
 //!
-//! The guide in `docs/` (getting started, actors and state, durability, storage format)
-//! explains the promises and what they cost.
+//! The guide in `docs/` (getting started, actors and state, actors without macros,
+//! durability, storage format) explains the promises and what they cost.
 
 mod actor;
 mod ctx;
@@ -115,6 +113,8 @@ mod guide {
     struct GettingStarted;
     #[doc = include_str!("../../docs/actors-and-state.md")]
     struct ActorsAndState;
+    #[doc = include_str!("../../docs/hand-written-actors.md")]
+    struct HandWrittenActors;
     #[doc = include_str!("../../docs/durability.md")]
     struct Durability;
     #[doc = include_str!("../../docs/storage-format.md")]

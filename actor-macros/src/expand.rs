@@ -133,6 +133,9 @@ pub(crate) fn actions(item: &ItemImpl, model: &Actions) -> TokenStream {
                     #display
                 }
             }
+
+            #[automatically_derived]
+            impl ::std::error::Error for #error_enum {}
         }
     };
 
