@@ -1,0 +1,43 @@
+//! The examples are real programs: run them and check what they print.
+
+#[path = "support/bin.rs"]
+mod bin;
+#[path = "support/storage.rs"]
+mod storage;
+
+use std::process::Command;
+
+fn run(name: &str, args: &[&str]) -> String {
+    let out = Command::new(bin::example(name))
+        .args(args)
+        .output()
+        .expect("run example");
+    assert!(
+        out.status.success(),
+        "{name} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("utf-8 output")
+}
+
+#[test]
+fn counter_keeps_its_count_across_runs() {
+    let path = storage::temp_path("counter-example");
+    let file = path.to_str().expect("utf-8 path");
+    let first = run("counter", &[file]);
+    assert!(
+        first.contains("the count was 0 when this run started"),
+        "{first}"
+    );
+    assert!(first.contains("count = 3 (durable)"), "{first}");
+    let second = run("counter", &[file]);
+    assert!(
+        second.contains("the count was 3 when this run started"),
+        "{second}"
+    );
+    assert!(
+        second.contains("count = 6 (durable), increments by this process = 3"),
+        "{second}"
+    );
+    std::fs::remove_file(path).unwrap();
+}
