@@ -100,6 +100,42 @@ pub trait Actor: Serialize + DeserializeOwned + Send + Sync + Sized + 'static {
         ctx: &mut Ctx<Self>,
     ) -> impl Future<Output = Result<Self::Reply, Self::Error>> + Send;
 
+    /// Called once in the actor's life, right after [`create_state`](Actor::create_state) and
+    /// before the first state is written: its changes are part of the actor's first record.
+    fn on_create(&mut self, ctx: &mut Ctx<Self>) -> impl Future<Output = ()> + Send {
+        let _ = ctx;
+        async {}
+    }
+
+    /// Called every time the actor is loaded into memory (after `on_create` for a new actor,
+    /// after a reload from disk, after a panic, when woken from sleep), before any action.
+    /// The place to rebuild ephemeral (`#[serde(skip)]`) fields: connections, caches,
+    /// channels. Changes to persisted fields are written like an action's.
+    fn on_wake(&mut self, ctx: &mut Ctx<Self>) -> impl Future<Output = ()> + Send {
+        let _ = ctx;
+        async {}
+    }
+
+    /// Called after an action (or hook) changed the persisted state, with the new state, once
+    /// that state has been handed to the writer (replies still wait for it to be durable).
+    fn on_state_change(&self, ctx: &Ctx<Self>) -> impl Future<Output = ()> + Send {
+        let _ = ctx;
+        async {}
+    }
+
+    /// Called before an idle actor leaves memory. Changes are written before it goes.
+    fn on_sleep(&mut self, ctx: &mut Ctx<Self>) -> impl Future<Output = ()> + Send {
+        let _ = ctx;
+        async {}
+    }
+
+    /// Called before the actor and its state are deleted by
+    /// [`Handle::destroy`](crate::Handle::destroy).
+    fn on_destroy(&mut self, ctx: &mut Ctx<Self>) -> impl Future<Output = ()> + Send {
+        let _ = ctx;
+        async {}
+    }
+
     /// Runs an action that only reads the state, or hands it back for
     /// [`handle`](Actor::handle). The default hands every action back.
     fn handle_read(
@@ -129,6 +165,14 @@ pub struct ActorConfig {
     pub mailbox_capacity: usize,
     /// What happens when actions panic.
     pub restart: RestartPolicy,
+    /// The largest encoded state an actor may have. An action that would exceed it fails
+    /// with [`AskError::StateTooLarge`](crate::AskError::StateTooLarge) and is rolled back.
+    /// Default: 4 MiB.
+    pub max_state_bytes: usize,
+    /// How long an actor may stay idle before it leaves memory (`None`: never). It sleeps
+    /// after between one and two such periods without an action, and wakes on its next call.
+    /// Default: 60 s.
+    pub sleep_after: Option<Duration>,
 }
 
 impl Default for ActorConfig {
@@ -136,6 +180,8 @@ impl Default for ActorConfig {
         Self {
             mailbox_capacity: 64,
             restart: RestartPolicy::default(),
+            max_state_bytes: 4 << 20,
+            sleep_after: Some(Duration::from_secs(60)),
         }
     }
 }
@@ -152,6 +198,20 @@ impl ActorConfig {
     #[must_use]
     pub fn restart(mut self, policy: RestartPolicy) -> Self {
         self.restart = policy;
+        self
+    }
+
+    /// Sets the largest encoded state allowed.
+    #[must_use]
+    pub fn max_state_bytes(mut self, bytes: usize) -> Self {
+        self.max_state_bytes = bytes;
+        self
+    }
+
+    /// Sets the idle time before the actor sleeps (`None`: never).
+    #[must_use]
+    pub fn sleep_after(mut self, idle: Option<Duration>) -> Self {
+        self.sleep_after = idle;
         self
     }
 }

@@ -12,6 +12,7 @@ use crate::key::{ActorKey, ActorPath};
 use crate::slot::Slot;
 use crate::snapshot;
 use crate::system::{System, SystemInner};
+use crate::writer::Done;
 use crate::writer::{Request, WriterHandle};
 
 /// The context of an action: the actor's identity, the system it runs in, and
@@ -31,7 +32,25 @@ pub struct Ctx<A: Actor> {
     next_seq: u64,
     /// Reused encode buffer: an unchanged state costs no allocation.
     scratch: Vec<u8>,
+    /// `ActorConfig::max_state_bytes`, read once.
+    max_state_bytes: usize,
     _actor: PhantomData<fn() -> A>,
+}
+
+/// Why a state was not handed to the writer.
+#[derive(Debug)]
+pub(crate) enum SubmitError {
+    Encode(EncodeError),
+    TooLarge { size: usize, limit: usize },
+}
+
+impl From<SubmitError> for SaveError {
+    fn from(error: SubmitError) -> Self {
+        match error {
+            SubmitError::Encode(e) => Self::Encode(e),
+            SubmitError::TooLarge { size, limit } => Self::TooLarge { size, limit },
+        }
+    }
 }
 
 impl<A: Actor> fmt::Debug for Ctx<A> {
@@ -45,20 +64,24 @@ impl<A: Actor> fmt::Debug for Ctx<A> {
 }
 
 impl<A: Actor> Ctx<A> {
+    /// A context whose current state is `record`, the slot's newest durable snapshot (empty
+    /// for an actor being created).
     pub(crate) fn new(
         slot: Arc<Slot>,
         system: Weak<SystemInner>,
         writer: WriterHandle,
         record: Arc<Vec<u8>>,
     ) -> Self {
+        let seq = slot.durable_seq();
         Self {
             slot,
             system,
             writer,
             last: record,
-            seq: 0,
-            next_seq: 1,
+            seq,
+            next_seq: seq + 1,
             scratch: Vec::new(),
+            max_state_bytes: A::config().max_state_bytes,
             _actor: PhantomData,
         }
     }
@@ -100,14 +123,23 @@ impl<A: Actor> Ctx<A> {
             .map_err(SaveError::Commit)
     }
 
-    /// Encodes `state`; if its bytes differ from the last snapshot, hands it to the writer.
-    pub(crate) fn submit(&mut self, state: &A) -> Result<(), EncodeError> {
+    /// Encodes `state`; if its bytes differ from the last snapshot, hands it to the writer
+    /// and returns true.
+    pub(crate) fn submit(&mut self, state: &A) -> Result<bool, SubmitError> {
         if self.scratch.capacity() == 0 {
             self.scratch.reserve(self.last.len() + 16);
         }
-        snapshot::encode(&mut self.scratch, self.slot.id, A::STATE_VERSION, state)?;
+        snapshot::encode(&mut self.scratch, self.slot.id, A::STATE_VERSION, state)
+            .map_err(SubmitError::Encode)?;
         if self.scratch[..] == self.last[..] {
-            return Ok(());
+            return Ok(false);
+        }
+        let size = self.scratch.len() - snapshot::HEADER_LEN;
+        if size > self.max_state_bytes {
+            return Err(SubmitError::TooLarge {
+                size,
+                limit: self.max_state_bytes,
+            });
         }
         let record = Arc::new(std::mem::take(&mut self.scratch));
         self.seq = self.next_seq;
@@ -122,13 +154,24 @@ impl<A: Actor> Ctx<A> {
             self.slot
                 .failed(Arc::new(StorageError::backend("the writer has stopped")));
         }
-        Ok(())
+        Ok(true)
     }
 
     /// True if `state` encodes to the last snapshot's bytes.
     pub(crate) fn unchanged(&mut self, state: &A) -> bool {
         snapshot::encode(&mut self.scratch, self.slot.id, A::STATE_VERSION, state).is_ok()
             && self.scratch[..] == self.last[..]
+    }
+
+    /// Asks the writer to delete this actor's record.
+    pub(crate) fn delete(&self, done: Done) -> bool {
+        self.writer
+            .send(Request::Delete {
+                kind: self.slot.path.kind,
+                key: self.slot.path.key.as_str().to_owned(),
+                done,
+            })
+            .is_ok()
     }
 
     /// After a failed commit: the last durable record becomes the current one.

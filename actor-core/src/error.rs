@@ -129,6 +129,12 @@ pub enum StopReason {
     /// The last durable snapshot could not be reloaded after a panic or a failed commit.
     #[error("the last durable snapshot could not be reloaded")]
     Reload(#[source] Arc<DecodeError>),
+    /// The actor was destroyed: its state is deleted.
+    #[error("the actor was destroyed")]
+    Destroyed,
+    /// The actor's first state could not be written (see the `StartError` its creator got).
+    #[error("the actor could not be created")]
+    NotCreated,
 }
 
 /// Getting or creating an actor failed ([`System::get_or_create`](crate::System::get_or_create),
@@ -168,6 +174,16 @@ pub enum StartError {
         /// Why.
         #[source]
         source: EncodeError,
+    },
+    /// The initial state is larger than `ActorConfig::max_state_bytes`.
+    #[error("the initial state of actor {actor} is {size} bytes, over the limit of {limit}")]
+    TooLarge {
+        /// The actor.
+        actor: ActorPath,
+        /// The encoded size.
+        size: usize,
+        /// The limit.
+        limit: usize,
     },
     /// The initial state could not be made durable; the actor was not created.
     #[error("cannot commit the initial state of actor {actor}")]
@@ -221,6 +237,17 @@ pub enum AskError<E> {
         #[source]
         source: EncodeError,
     },
+    /// The new state is larger than `ActorConfig::max_state_bytes`; the action was rolled
+    /// back. Nothing else in the same commit is affected.
+    #[error("the new state of {actor} is {size} bytes, over the limit of {limit}")]
+    StateTooLarge {
+        /// The actor.
+        actor: ActorPath,
+        /// The encoded size.
+        size: usize,
+        /// The limit.
+        limit: usize,
+    },
     /// The actor is not running any more.
     #[error("actor {actor} is stopped: {reason}")]
     Stopped {
@@ -254,6 +281,9 @@ impl<E> AskError<E> {
             Self::Panicked { actor, message } => AskError::Panicked { actor, message },
             Self::Commit { actor, source } => AskError::Commit { actor, source },
             Self::Encode { actor, source } => AskError::Encode { actor, source },
+            Self::StateTooLarge { actor, size, limit } => {
+                AskError::StateTooLarge { actor, size, limit }
+            }
             Self::Stopped { actor, reason } => AskError::Stopped { actor, reason },
             Self::Reentrant { actor } => AskError::Reentrant { actor },
         })
@@ -268,6 +298,9 @@ impl AskError<Infallible> {
             Self::Panicked { actor, message } => AskError::Panicked { actor, message },
             Self::Commit { actor, source } => AskError::Commit { actor, source },
             Self::Encode { actor, source } => AskError::Encode { actor, source },
+            Self::StateTooLarge { actor, size, limit } => {
+                AskError::StateTooLarge { actor, size, limit }
+            }
             Self::Stopped { actor, reason } => AskError::Stopped { actor, reason },
             Self::Reentrant { actor } => AskError::Reentrant { actor },
         }
@@ -346,6 +379,14 @@ pub enum SaveError {
     /// snapshot, and every reply that waited on the failed state gets an error.
     #[error("the commit failed")]
     Commit(#[source] Arc<StorageError>),
+    /// The state is larger than `ActorConfig::max_state_bytes`.
+    #[error("the state is {size} bytes, over the limit of {limit}")]
+    TooLarge {
+        /// The encoded size.
+        size: usize,
+        /// The limit.
+        limit: usize,
+    },
 }
 
 /// Every error of this crate, for callers that do not need to tell them apart.

@@ -1,5 +1,6 @@
 //! [`Handle`]: the cheap, cloneable address of one running actor.
 
+use std::convert::Infallible;
 use std::fmt;
 use std::sync::Arc;
 
@@ -17,10 +18,15 @@ use crate::slot::Slot;
 /// What an action's caller gets back.
 pub(crate) type Reply<A> = Result<<A as Actor>::Reply, AskError<<A as Actor>::Error>>;
 
-/// One action in a mailbox, with the way back to its caller (none for a `tell`).
-pub(crate) struct Envelope<A: Actor> {
-    pub(crate) action: A::Action,
-    pub(crate) reply: Option<oneshot::Sender<Reply<A>>>,
+/// What a mailbox carries.
+pub(crate) enum Envelope<A: Actor> {
+    /// An action, with the way back to its caller (none for a `tell`).
+    Action {
+        action: A::Action,
+        reply: Option<oneshot::Sender<Reply<A>>>,
+    },
+    /// Delete the actor and its state.
+    Destroy(oneshot::Sender<Result<(), AskError<Infallible>>>),
 }
 
 tokio::task_local! {
@@ -104,20 +110,52 @@ impl<A: Actor> Handle<A> {
     pub async fn ask(&self, action: A::Action) -> Result<A::Reply, AskError<A::Error>> {
         self.ask_gate().await?;
         let (tx, rx) = oneshot::channel();
-        let envelope = Envelope {
+        let envelope = Envelope::Action {
             action,
             reply: Some(tx),
         };
-        if self.tx.send(envelope).await.is_err() {
-            return Err(self.stopped());
-        }
+        self.deliver(envelope).await.map_err(|_| self.stopped())?;
         rx.await.unwrap_or_else(|_| Err(self.stopped()))
+    }
+
+    /// Deletes the actor: runs its `on_destroy` hook, waits until its earlier actions are
+    /// durable, deletes its record, and stops it. Actions queued behind the destroy fail with
+    /// [`StopReason::Destroyed`](crate::StopReason::Destroyed); a later
+    /// [`System::get_or_create`](crate::System::get_or_create) creates it afresh.
+    pub async fn destroy(&self) -> Result<(), AskError<Infallible>> {
+        let (tx, rx) = oneshot::channel();
+        self.deliver(Envelope::Destroy(tx))
+            .await
+            .map_err(|_| self.stopped_plain())?;
+        rx.await.unwrap_or_else(|_| Err(self.stopped_plain()))
+    }
+
+    /// Puts an envelope in the mailbox, waking the actor first if it sleeps, and again if
+    /// it fell asleep while the envelope went in.
+    async fn deliver(&self, envelope: Envelope<A>) -> Result<(), Envelope<A>> {
+        if self.slot.is_asleep() && !self.wake().await {
+            return Err(envelope);
+        }
+        self.tx.send(envelope).await.map_err(|e| e.0)?;
+        if self.slot.is_asleep() {
+            // The envelope is queued; the woken actor will run it.
+            self.wake().await;
+        }
+        Ok(())
+    }
+
+    /// Wakes a sleeping actor. False if it cannot be woken (the system is gone).
+    async fn wake(&self) -> bool {
+        match self.slot.system.upgrade() {
+            Some(system) => crate::System::from_inner(system).wake(self).await,
+            None => false,
+        }
     }
 
     /// Sends an action without waiting for it to run. Returns once it is in the mailbox;
     /// its effect becomes durable like any other action's, but nobody is told when.
     pub async fn tell(&self, action: A::Action) -> Result<(), TellError<A::Action>> {
-        let envelope = Envelope {
+        let envelope = Envelope::Action {
             action,
             reply: None,
         };
@@ -128,7 +166,7 @@ impl<A: Actor> Handle<A> {
             Err(Gate::Reentrant) => {
                 return self.tx.try_send(envelope).map_err(|e| {
                     let full = matches!(e, mpsc::error::TrySendError::Full(_));
-                    let action = e.into_inner().action;
+                    let action = action_of(e.into_inner());
                     if full {
                         TellError::NotSent {
                             action,
@@ -142,16 +180,15 @@ impl<A: Actor> Handle<A> {
             }
             Err(Gate::Commit(current, error)) => {
                 return Err(TellError::NotSent {
-                    action: envelope.action,
+                    action: action_of(envelope),
                     actor: current.path.clone(),
                     source: Some(error),
                 });
             }
         }
-        self.tx
-            .send(envelope)
+        self.deliver(envelope)
             .await
-            .map_err(|e| self.tell_stopped(e.0.action))
+            .map_err(|e| self.tell_stopped(action_of(e)))
     }
 
     fn tell_stopped(&self, action: A::Action) -> TellError<A::Action> {
@@ -250,10 +287,22 @@ impl<A: Actor> Handle<A> {
     }
 
     fn stopped(&self) -> AskError<A::Error> {
+        self.stopped_plain().widen()
+    }
+
+    fn stopped_plain(&self) -> AskError<Infallible> {
         AskError::Stopped {
             actor: self.slot.path.clone(),
             reason: self.slot.stop_reason(),
         }
+    }
+}
+
+/// The action inside an envelope that `tell` built (always an action).
+fn action_of<A: Actor>(envelope: Envelope<A>) -> A::Action {
+    match envelope {
+        Envelope::Action { action, .. } => action,
+        Envelope::Destroy(_) => unreachable!("tell only sends actions"),
     }
 }
 

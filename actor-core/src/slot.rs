@@ -5,14 +5,16 @@
 //! it and reports back here. The actor, and any caller gated on the actor's durability, wait
 //! on [`Slot::notify`].
 
+use std::any::Any;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 
 use tokio::sync::Notify;
 use uuid::Uuid;
 
 use crate::error::{StopReason, StorageError};
 use crate::key::ActorPath;
+use crate::system::SystemInner;
 
 /// A snapshot handed to the writer and not yet taken by it.
 #[derive(Debug)]
@@ -51,6 +53,15 @@ pub(crate) struct Slot {
     /// activation may load the actor from storage.
     ended: AtomicBool,
     ended_notify: Notify,
+    /// Set while the actor sleeps: its task is gone and its mailbox receiver is in `parked`.
+    /// A sender that sees it wakes the actor.
+    asleep: AtomicBool,
+    /// The sleeping actor's mailbox receiver (type-erased: slots do not know the actor type).
+    parked: Mutex<Option<Box<dyn Any + Send>>>,
+    /// Woken when a receiver is parked, for a waker that arrived a moment early.
+    parked_notify: Notify,
+    /// To wake a sleeping actor from a handle.
+    pub(crate) system: Weak<SystemInner>,
 }
 
 /// What the actor learns when it settles its held replies.
@@ -62,7 +73,12 @@ pub(crate) struct Status {
 }
 
 impl Slot {
-    pub(crate) fn new(path: ActorPath, id: Uuid, durable_record: Arc<Vec<u8>>) -> Self {
+    pub(crate) fn new(
+        path: ActorPath,
+        id: Uuid,
+        durable_record: Arc<Vec<u8>>,
+        system: Weak<SystemInner>,
+    ) -> Self {
         Self {
             path,
             id,
@@ -77,7 +93,65 @@ impl Slot {
             notify: Notify::new(),
             ended: AtomicBool::new(false),
             ended_notify: Notify::new(),
+            asleep: AtomicBool::new(false),
+            parked: Mutex::new(None),
+            parked_notify: Notify::new(),
+            system,
         }
+    }
+
+    /// The sequence number of the newest durable snapshot.
+    pub(crate) fn durable_seq(&self) -> u64 {
+        self.lock().durable
+    }
+
+    pub(crate) fn is_asleep(&self) -> bool {
+        self.asleep.load(Ordering::SeqCst)
+    }
+
+    /// The actor is about to sleep: from now on, senders try to wake it.
+    pub(crate) fn set_asleep(&self, asleep: bool) {
+        self.asleep.store(asleep, Ordering::SeqCst);
+        if !asleep {
+            self.parked_notify.notify_waiters();
+        }
+    }
+
+    /// The sleeping actor hands over its mailbox receiver. Its record is dropped from memory
+    /// (a woken actor reads it from storage).
+    pub(crate) fn park(&self, receiver: Box<dyn Any + Send>) {
+        *self.parked.lock().unwrap_or_else(PoisonError::into_inner) = Some(receiver);
+        self.lock().durable_record = Arc::new(Vec::new());
+        self.parked_notify.notify_waiters();
+    }
+
+    /// Takes the parked receiver, if it is there yet.
+    pub(crate) fn unpark(&self) -> Option<Box<dyn Any + Send>> {
+        self.parked
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
+    }
+
+    /// Waits for [`park`](Slot::park), or until the actor is awake again.
+    pub(crate) async fn wait_parked(&self) {
+        let parked = self.parked_notify.notified();
+        tokio::pin!(parked);
+        parked.as_mut().enable();
+        let ready = self.is_asleep()
+            && self
+                .parked
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .is_none();
+        if ready {
+            parked.await;
+        }
+    }
+
+    /// A woken actor's record, read back from storage.
+    pub(crate) fn set_durable_record(&self, record: Arc<Vec<u8>>) {
+        self.lock().durable_record = record;
     }
 
     /// Called when the actor's task is gone.

@@ -24,6 +24,13 @@ pub enum Write<'a> {
         /// The full record: header and CBOR state.
         record: &'a [u8],
     },
+    /// Delete the record of the actor `(kind, key)`, if there is one.
+    DeleteActor {
+        /// The actor type's name.
+        kind: &'a str,
+        /// The actor's encoded key.
+        key: &'a str,
+    },
 }
 
 /// Where actor records live.

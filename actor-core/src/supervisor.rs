@@ -1,21 +1,23 @@
 //! The actor's task: mailbox → action → encode → hand to the writer → hold the reply until
-//! durable → release. Also panic recovery and the restart policy.
+//! durable → release. Also hooks, panic recovery and the restart policy, destruction and sleep.
 
 use std::any::Any;
 use std::collections::VecDeque;
+use std::convert::Infallible;
 use std::future::Future;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 use tracing::Instrument;
 
 use crate::actor::{Actor, ReadOutcome};
-use crate::ctx::Ctx;
-use crate::error::{AskError, StopReason, StorageError};
+use crate::ctx::{Ctx, SubmitError};
+use crate::error::{AskError, StartError, StopReason, StorageError};
 use crate::handle::{CURRENT, Envelope, Reply};
 use crate::slot::Slot;
 use crate::snapshot;
@@ -26,6 +28,29 @@ struct Held<A: Actor> {
     seq: u64,
     tx: oneshot::Sender<Reply<A>>,
     reply: Reply<A>,
+}
+
+/// How a new task begins.
+pub(crate) enum Start {
+    /// A new actor: run `on_create`, write the first record, and report to the creator.
+    Created(oneshot::Sender<Result<(), StartError>>),
+    /// An actor loaded from storage.
+    Loaded,
+}
+
+/// Why `serve` returned.
+enum Exit {
+    Stop(Option<StopReason>),
+    Sleep,
+}
+
+/// The optional hooks, named for [`ActorTask::hook`].
+#[derive(Clone, Copy, Debug)]
+enum Hook {
+    Create,
+    Wake,
+    Sleep,
+    Destroy,
 }
 
 /// One actor's task. See [`ActorTask::run`].
@@ -39,18 +64,25 @@ pub(crate) struct ActorTask<A: Actor> {
     /// When recent panics happened, for the restart policy.
     panics: VecDeque<Instant>,
     /// A wait owed after a panic, before the next action.
-    backoff: Option<std::time::Duration>,
+    backoff: Option<Duration>,
+    /// Actions run so far; the idle timer compares it between ticks.
+    actions: u64,
     _live: LiveGuard,
     /// Dropped last, when everything above (held replies included) is gone.
-    _ended: Ended,
+    ended: Ended,
 }
 
-/// Marks the slot ended when the task is dropped, however it ends.
-struct Ended(Arc<Slot>);
+/// Marks the slot ended when the task is dropped, however it ends, unless it went to sleep.
+struct Ended {
+    slot: Arc<Slot>,
+    asleep: bool,
+}
 
 impl Drop for Ended {
     fn drop(&mut self) {
-        self.0.mark_ended();
+        if !self.asleep {
+            self.slot.mark_ended();
+        }
     }
 }
 
@@ -61,7 +93,10 @@ impl<A: Actor> ActorTask<A> {
         mailbox: mpsc::Receiver<Envelope<A>>,
         live: LiveGuard,
     ) -> Self {
-        let ended = Ended(Arc::clone(&ctx.slot));
+        let ended = Ended {
+            slot: Arc::clone(&ctx.slot),
+            asleep: false,
+        };
         Self {
             state,
             ctx,
@@ -69,8 +104,9 @@ impl<A: Actor> ActorTask<A> {
             held: VecDeque::new(),
             panics: VecDeque::new(),
             backoff: None,
+            actions: 0,
             _live: live,
-            _ended: ended,
+            ended,
         }
     }
 
@@ -83,37 +119,102 @@ impl<A: Actor> ActorTask<A> {
     /// gate), and each wake-up from the writer releases every reply it covers.
     ///
     /// Draining: a stop request (shutdown) closes the mailbox; actions already in it still
-    /// run. A crash loop closes it and fails what is queued. Either way the task ends only
-    /// when every held reply has been released or failed.
-    pub(crate) async fn run(mut self) {
+    /// run. A crash loop or a destroy closes it and fails what is queued. Either way the task
+    /// ends only when every held reply has been released or failed. Sleep happens only with
+    /// nothing held and nothing queued.
+    pub(crate) async fn run(mut self, start: Start) {
         let slot = Arc::clone(&self.ctx.slot);
         CURRENT
             .scope(slot, async move {
-                let reason = self.serve().await;
-                self.finish(reason).await;
+                if let Err(reason) = self.begin(start).await {
+                    self.finish(Some(reason)).await;
+                    return;
+                }
+                match self.serve().await {
+                    Exit::Stop(reason) => self.finish(reason).await,
+                    Exit::Sleep => self.park(),
+                }
             })
             .await;
     }
 
-    async fn serve(&mut self) -> Option<StopReason> {
+    /// Creation (`on_create` and the first durable record) and `on_wake`.
+    async fn begin(&mut self, start: Start) -> Result<(), StopReason> {
+        if let Start::Created(created) = start {
+            self.hook(Hook::Create).await;
+            let written = match self.ctx.submit(&self.state) {
+                Ok(_) => self
+                    .ctx
+                    .slot
+                    .wait_durable(Some(self.ctx.seq))
+                    .await
+                    .map_err(|source| StartError::Commit {
+                        actor: self.ctx.slot.path.clone(),
+                        source,
+                    }),
+                Err(SubmitError::Encode(source)) => Err(StartError::Encode {
+                    actor: self.ctx.slot.path.clone(),
+                    source,
+                }),
+                Err(SubmitError::TooLarge { size, limit }) => Err(StartError::TooLarge {
+                    actor: self.ctx.slot.path.clone(),
+                    size,
+                    limit,
+                }),
+            };
+            let failed = written.is_err();
+            let _ = created.send(written);
+            if failed {
+                return Err(StopReason::NotCreated);
+            }
+        }
+        self.hook(Hook::Wake).await;
+        Ok(())
+    }
+
+    async fn serve(&mut self) -> Exit {
+        let sleep_after = A::config().sleep_after;
+        let idle = tokio::time::sleep(sleep_after.unwrap_or(Duration::MAX));
+        tokio::pin!(idle);
+        let mut actions_at_tick = self.actions;
         loop {
             let envelope = tokio::select! {
                 biased;
                 () = self.ctx.slot.notify.notified() => {
-                    if let Some(reason) = self.settle() {
-                        return Some(reason);
+                    if let Some(reason) = self.settle().await {
+                        return Exit::Stop(Some(reason));
                     }
                     continue;
                 }
                 envelope = self.mailbox.recv() => envelope,
+                () = &mut idle, if sleep_after.is_some() => {
+                    let period = sleep_after.unwrap_or(Duration::MAX);
+                    // Idle for a whole period with nothing held: sleep. Otherwise look again
+                    // one period later (so the timer is re-armed once per period, not per action).
+                    if self.actions == actions_at_tick && self.held.is_empty() && self.try_sleep().await {
+                        return Exit::Sleep;
+                    }
+                    actions_at_tick = self.actions;
+                    idle.as_mut().reset(Instant::now() + period);
+                    continue;
+                }
             };
-            let envelope = envelope?;
-            let span = tracing::debug_span!("action", actor = %self.ctx.slot.path);
-            if let Some(reason) = self.act(envelope).instrument(span).await {
-                return Some(reason);
+            let Some(envelope) = envelope else {
+                return Exit::Stop(None);
+            };
+            self.actions += 1;
+            let stop = match envelope {
+                Envelope::Action { action, reply } => {
+                    let span = tracing::debug_span!("action", actor = %self.ctx.slot.path);
+                    self.act(action, reply).instrument(span).await
+                }
+                Envelope::Destroy(done) => self.destroy(done).await,
+            };
+            if let Some(reason) = stop {
+                return Exit::Stop(Some(reason));
             }
-            if let Some(reason) = self.settle() {
-                return Some(reason);
+            if let Some(reason) = self.settle().await {
+                return Exit::Stop(Some(reason));
             }
             if let Some(wait) = self.backoff.take() {
                 self.pause(wait).await;
@@ -122,8 +223,11 @@ impl<A: Actor> ActorTask<A> {
     }
 
     /// Runs one action and queues its reply. Returns a reason if the actor must stop.
-    async fn act(&mut self, envelope: Envelope<A>) -> Option<StopReason> {
-        let Envelope { action, reply } = envelope;
+    async fn act(
+        &mut self,
+        action: A::Action,
+        reply: Option<oneshot::Sender<Reply<A>>>,
+    ) -> Option<StopReason> {
         let (state, ctx) = (&mut self.state, &mut self.ctx);
         let run = async move {
             match state.handle_read(action, ctx).await {
@@ -133,36 +237,87 @@ impl<A: Actor> ActorTask<A> {
         };
         let outcome = CatchUnwind(std::pin::pin!(run)).await;
         let reply_value = match outcome {
-            Ok((Ok(value), mutated)) => match mutated.then(|| self.ctx.submit(&self.state)) {
-                Some(Err(source)) => {
-                    if let Some(reason) = self.reload() {
-                        self.hold(reply, Err(self.encode_error(source)));
+            Ok((Ok(value), false)) => Ok(value),
+            Ok((Ok(value), true)) => match self.ctx.submit(&self.state) {
+                Ok(changed) => {
+                    if changed {
+                        self.state_changed().await;
+                    }
+                    Ok(value)
+                }
+                Err(error) => {
+                    let error = self.submit_error(error);
+                    if let Some(reason) = self.reload().await {
+                        self.hold(reply, Err(error));
                         return Some(reason);
                     }
-                    Err(self.encode_error(source))
+                    Err(error)
                 }
-                _ => Ok(value),
             },
             Ok((Err(error), mutated)) => {
                 if mutated
                     && !self.ctx.unchanged(&self.state)
-                    && let Some(reason) = self.reload()
+                    && let Some(reason) = self.reload().await
                 {
                     self.hold(reply, Err(AskError::Action(error)));
                     return Some(reason);
                 }
                 Err(AskError::Action(error))
             }
-            Err(panic) => return self.on_panic(reply, &*panic),
+            Err(panic) => {
+                let message = panic_message(&*panic);
+                drop(panic);
+                return self.on_panic(reply, message).await;
+            }
         };
         self.hold(reply, reply_value);
         None
     }
 
-    fn encode_error(&self, source: crate::EncodeError) -> AskError<A::Error> {
-        AskError::Encode {
-            actor: self.ctx.slot.path.clone(),
-            source,
+    fn submit_error(&self, error: SubmitError) -> AskError<A::Error> {
+        let actor = self.ctx.slot.path.clone();
+        match error {
+            SubmitError::Encode(source) => AskError::Encode { actor, source },
+            SubmitError::TooLarge { size, limit } => AskError::StateTooLarge { actor, size, limit },
+        }
+    }
+
+    /// Runs a hook and writes what it changed, like an action. A panic in a hook is logged
+    /// and the state goes back to the last snapshot.
+    async fn hook(&mut self, hook: Hook) {
+        let (state, ctx) = (&mut self.state, &mut self.ctx);
+        let run = async move {
+            match hook {
+                Hook::Create => state.on_create(ctx).await,
+                Hook::Wake => state.on_wake(ctx).await,
+                Hook::Sleep => state.on_sleep(ctx).await,
+                Hook::Destroy => state.on_destroy(ctx).await,
+            }
+        };
+        let outcome = CatchUnwind(std::pin::pin!(run)).await;
+        if let Err(panic) = outcome {
+            tracing::error!(actor = %self.ctx.slot.path, ?hook, message = %panic_message(&*panic), "hook panicked");
+            if matches!(hook, Hook::Create) {
+                // Nothing is stored yet: the state `create_state` made is all there is.
+                return;
+            }
+            self.restore();
+            return;
+        }
+        match self.ctx.submit(&self.state) {
+            Ok(true) => self.state_changed().await,
+            Ok(false) => {}
+            Err(error) => {
+                tracing::error!(actor = %self.ctx.slot.path, ?hook, error = ?error, "state after hook not written");
+                self.restore();
+            }
+        }
+    }
+
+    async fn state_changed(&mut self) {
+        let (state, ctx) = (&self.state, &self.ctx);
+        if let Err(panic) = CatchUnwind(std::pin::pin!(state.on_state_change(ctx))).await {
+            tracing::error!(actor = %self.ctx.slot.path, message = %panic_message(&*panic), "on_state_change panicked");
         }
     }
 
@@ -178,12 +333,11 @@ impl<A: Actor> ActorTask<A> {
     }
 
     /// A panic: count it, reload the last snapshot, and owe a backoff, or stop.
-    fn on_panic(
+    async fn on_panic(
         &mut self,
         reply: Option<oneshot::Sender<Reply<A>>>,
-        panic: &(dyn Any + Send),
+        message: String,
     ) -> Option<StopReason> {
-        let message = panic_message(panic);
         tracing::error!(actor = %self.ctx.slot.path, %message, "action panicked");
         let error = AskError::Panicked {
             actor: self.ctx.slot.path.clone(),
@@ -202,7 +356,7 @@ impl<A: Actor> ActorTask<A> {
         let count = u32::try_from(self.panics.len()).unwrap_or(u32::MAX);
         // The half-mutated state is dropped; the last snapshot handed over (durable, or on
         // its way and held like any other) takes its place.
-        let reload = self.reload();
+        let reload = self.reload().await;
         self.hold(reply, Err(error));
         if reload.is_some() {
             return reload;
@@ -217,8 +371,18 @@ impl<A: Actor> ActorTask<A> {
         None
     }
 
-    /// Replaces the in-memory state with the last snapshot handed over.
-    fn reload(&mut self) -> Option<StopReason> {
+    /// Replaces the in-memory state with the last snapshot handed over, then runs `on_wake`
+    /// (ephemeral fields start again from their defaults).
+    async fn reload(&mut self) -> Option<StopReason> {
+        if let Some(reason) = self.restore() {
+            return Some(reason);
+        }
+        self.hook(Hook::Wake).await;
+        None
+    }
+
+    /// The state decoded from the last snapshot, without hooks.
+    fn restore(&mut self) -> Option<StopReason> {
         match snapshot::decode::<A>(&self.ctx.last, A::STATE_VERSION) {
             Ok((_, state)) => {
                 self.state = state;
@@ -230,7 +394,7 @@ impl<A: Actor> ActorTask<A> {
 
     /// Releases every held reply whose snapshot is durable; after a failed commit, goes back
     /// to the last durable snapshot and fails the rest. Returns a reason to stop, if any.
-    fn settle(&mut self) -> Option<StopReason> {
+    async fn settle(&mut self) -> Option<StopReason> {
         let status = self.ctx.slot.status();
         while self.held.front().is_some_and(|h| h.seq <= status.durable) {
             if let Some(held) = self.held.pop_front() {
@@ -238,7 +402,7 @@ impl<A: Actor> ActorTask<A> {
             }
         }
         if let Some(error) = status.failure {
-            let reason = self.roll_back(&error);
+            let reason = self.roll_back(&error).await;
             if reason.is_some() {
                 return reason;
             }
@@ -249,7 +413,7 @@ impl<A: Actor> ActorTask<A> {
         None
     }
 
-    fn roll_back(&mut self, error: &Arc<StorageError>) -> Option<StopReason> {
+    async fn roll_back(&mut self, error: &Arc<StorageError>) -> Option<StopReason> {
         tracing::warn!(actor = %self.ctx.slot.path, %error, "commit failed; back to the last durable state");
         let (seq, record) = self.ctx.slot.roll_back();
         self.ctx.reset_to(seq, record);
@@ -259,18 +423,29 @@ impl<A: Actor> ActorTask<A> {
                 source: Arc::clone(error),
             }));
         }
-        self.reload()
+        self.reload().await
+    }
+
+    /// Waits until every held reply is released or failed.
+    async fn flush(&mut self) -> Option<StopReason> {
+        while !self.held.is_empty() {
+            self.ctx.slot.notify.notified().await;
+            if let Some(reason) = self.settle().await {
+                return Some(reason);
+            }
+        }
+        None
     }
 
     /// Waits out a backoff while still releasing replies as commits land.
-    async fn pause(&mut self, wait: std::time::Duration) {
+    async fn pause(&mut self, wait: Duration) {
         let until = tokio::time::sleep(wait);
         tokio::pin!(until);
         loop {
             tokio::select! {
                 () = &mut until => return,
                 () = self.ctx.slot.notify.notified() => {
-                    if self.settle().is_some() {
+                    if self.settle().await.is_some() {
                         return;
                     }
                 }
@@ -278,29 +453,102 @@ impl<A: Actor> ActorTask<A> {
         }
     }
 
+    /// `on_destroy`, then the record's deletion once everything before it is durable.
+    async fn destroy(
+        &mut self,
+        done: oneshot::Sender<Result<(), AskError<Infallible>>>,
+    ) -> Option<StopReason> {
+        self.hook(Hook::Destroy).await;
+        let actor = self.ctx.slot.path.clone();
+        if let Some(reason) = self.flush().await {
+            let _ = done.send(Err(AskError::Stopped {
+                actor,
+                reason: reason.clone(),
+            }));
+            return Some(reason);
+        }
+        let (tx, rx) = oneshot::channel();
+        let deleted = if self.ctx.delete(tx) {
+            rx.await
+                .unwrap_or_else(|_| Err(Arc::new(StorageError::backend("the writer has stopped"))))
+        } else {
+            Err(Arc::new(StorageError::backend("the writer has stopped")))
+        };
+        match deleted {
+            Ok(()) => {
+                tracing::debug!(%actor, "destroyed");
+                let _ = done.send(Ok(()));
+                Some(StopReason::Destroyed)
+            }
+            Err(source) => {
+                let _ = done.send(Err(AskError::Commit { actor, source }));
+                None
+            }
+        }
+    }
+
+    /// Goes to sleep if nothing arrives meanwhile: `on_sleep`, flush, then mark the slot
+    /// asleep. Returns false if the actor must stay awake.
+    async fn try_sleep(&mut self) -> bool {
+        self.hook(Hook::Sleep).await;
+        if self.flush().await.is_some() {
+            return false;
+        }
+        self.ctx.slot.set_asleep(true);
+        // A sender checks `asleep` after it sends; checking the mailbox after setting it means
+        // one of the two always sees the other.
+        if !self.mailbox.is_empty() || self.ctx.slot.status().stop_requested {
+            self.ctx.slot.set_asleep(false);
+            self.hook(Hook::Wake).await;
+            return false;
+        }
+        true
+    }
+
+    /// Hands the mailbox to the slot and lets the rest of the task go.
+    fn park(mut self) {
+        tracing::debug!(actor = %self.ctx.slot.path, "asleep");
+        self.ended.asleep = true;
+        let slot = Arc::clone(&self.ctx.slot);
+        let system = slot.system.upgrade();
+        let Self { mailbox, .. } = self;
+        slot.park(Box::new(mailbox));
+        if let Some(system) = system {
+            system.retire_sleeping(&slot);
+        }
+    }
+
     /// Stops taking actions and waits for every held reply to be released or failed.
     async fn finish(&mut self, reason: Option<StopReason>) {
         if let Some(reason) = reason {
-            tracing::warn!(actor = %self.ctx.slot.path, %reason, "actor stopped");
+            if !matches!(reason, StopReason::Destroyed) {
+                tracing::warn!(actor = %self.ctx.slot.path, %reason, "actor stopped");
+            }
             self.ctx.slot.request_stop(reason.clone());
             self.mailbox.close();
             while let Ok(envelope) = self.mailbox.try_recv() {
-                if let Some(tx) = envelope.reply {
-                    let _ = tx.send(Err(AskError::Stopped {
-                        actor: self.ctx.slot.path.clone(),
-                        reason: reason.clone(),
-                    }));
+                match envelope {
+                    Envelope::Action {
+                        reply: Some(tx), ..
+                    } => {
+                        let _ = tx.send(Err(AskError::Stopped {
+                            actor: self.ctx.slot.path.clone(),
+                            reason: reason.clone(),
+                        }));
+                    }
+                    Envelope::Action { reply: None, .. } => {}
+                    Envelope::Destroy(done) => {
+                        let _ = done.send(Err(AskError::Stopped {
+                            actor: self.ctx.slot.path.clone(),
+                            reason: reason.clone(),
+                        }));
+                    }
                 }
             }
         }
-        while !self.held.is_empty() {
-            self.ctx.slot.notify.notified().await;
-            if self.settle().is_some() {
-                // The state could not be reloaded after a failed commit; `settle` already
-                // failed the held replies.
-                break;
-            }
-        }
+        // The state could not be reloaded after a failed commit: `settle` already failed the
+        // held replies, so there is nothing more to wait for.
+        let _ = self.flush().await;
     }
 }
 

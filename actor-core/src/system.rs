@@ -15,12 +15,13 @@ use uuid::Uuid;
 use crate::actor::Actor;
 use crate::ctx::Ctx;
 use crate::error::{OpenError, StartError, StopReason};
+use crate::handle::Envelope;
 use crate::handle::Handle;
 use crate::key::{ActorKey, ActorPath};
 use crate::slot::Slot;
 use crate::snapshot;
 use crate::storage::{RedbOptions, RedbStorage, Storage};
-use crate::supervisor::ActorTask;
+use crate::supervisor::{ActorTask, Start};
 use crate::writer::{Request, WriterHandle};
 
 /// A running set of durable actors over one storage (by default, one redb file).
@@ -71,11 +72,19 @@ pub(crate) struct SystemInner {
 /// A registry cell with its actor type erased.
 trait Cell: Any + Send + Sync {
     fn slot(&self) -> Option<Arc<Slot>>;
+    /// True if this cell's actor is `slot`, asleep, and only the registry holds its handle.
+    fn is_unused_and_asleep(&self, slot: &Arc<Slot>) -> bool;
 }
 
 impl<A: Actor> Cell for OnceCell<Handle<A>> {
     fn slot(&self) -> Option<Arc<Slot>> {
         self.get().map(|h| Arc::clone(&h.slot))
+    }
+
+    fn is_unused_and_asleep(&self, slot: &Arc<Slot>) -> bool {
+        self.get().is_some_and(|h| {
+            Arc::ptr_eq(&h.slot, slot) && h.slot.is_asleep() && h.tx.strong_count() == 1
+        })
     }
 }
 
@@ -250,7 +259,7 @@ impl System {
                 actor: path.clone(),
                 source,
             })?;
-        let (id, state, record) =
+        let (id, state, record, created) =
             match (loaded, mode) {
                 (Some(_), Mode::Create(_)) => return Err(StartError::AlreadyExists(path)),
                 (Some(record), Mode::Get | Mode::GetOrCreate(_)) => {
@@ -259,63 +268,107 @@ impl System {
                             actor: path.clone(),
                             source,
                         })?;
-                    (header.id, state, Arc::new(record))
+                    (header.id, state, Arc::new(record), false)
                 }
                 (None, Mode::Get) => return Err(StartError::NotFound(path)),
                 (None, Mode::Create(input) | Mode::GetOrCreate(input)) => {
-                    let state = A::create_state(input);
-                    let id = Uuid::new_v4();
-                    let mut record = Vec::new();
-                    snapshot::encode(&mut record, id, A::STATE_VERSION, &state).map_err(
-                        |source| StartError::Encode {
-                            actor: path.clone(),
-                            source,
-                        },
-                    )?;
-                    let record = Arc::new(record);
-                    self.write_creation(&path, Arc::clone(&record)).await?;
-                    (id, state, record)
+                    // The first record is written by the actor's task, after `on_create`.
+                    (
+                        Uuid::new_v4(),
+                        A::create_state(input),
+                        Arc::new(Vec::new()),
+                        true,
+                    )
                 }
             };
-        let slot = Arc::new(Slot::new(path, id, Arc::clone(&record)));
-        let (tx, rx) = mpsc::channel(A::config().mailbox_capacity.max(1));
-        let ctx = Ctx::new(
-            Arc::clone(&slot),
+        let slot = Arc::new(Slot::new(
+            path,
+            id,
+            Arc::clone(&record),
             Arc::downgrade(&self.inner),
-            self.inner.writer.clone(),
-            record,
-        );
-        let task = ActorTask::new(state, ctx, rx, self.inner.live.guard());
-        tokio::spawn(task.run());
-        // A shutdown that began while this actor was starting may not have seen it.
-        if self.inner.closed.load(Ordering::SeqCst) {
-            slot.request_stop(StopReason::Shutdown);
+        ));
+        let (tx, rx) = mpsc::channel(A::config().mailbox_capacity.max(1));
+        if created {
+            let (done, wait) = oneshot::channel();
+            self.launch(state, &slot, record, rx, Start::Created(done));
+            wait.await.unwrap_or(Err(StartError::Shutdown))?;
+        } else {
+            self.launch(state, &slot, record, rx, Start::Loaded);
         }
         Ok(Handle { tx, slot })
     }
 
-    async fn write_creation(
+    /// Starts an actor's task on `slot`, with `state` decoded from `record`.
+    fn launch<A: Actor>(
         &self,
-        path: &ActorPath,
+        state: A,
+        slot: &Arc<Slot>,
         record: Arc<Vec<u8>>,
-    ) -> Result<(), StartError> {
-        let (done, wait) = oneshot::channel();
-        let request = Request::Create {
-            kind: path.kind,
-            key: path.key.as_str().to_owned(),
+        mailbox: mpsc::Receiver<Envelope<A>>,
+        start: Start,
+    ) {
+        let ctx = Ctx::new(
+            Arc::clone(slot),
+            Arc::downgrade(&self.inner),
+            self.inner.writer.clone(),
             record,
-            done,
-        };
-        if self.inner.writer.send(request).is_err() {
-            return Err(StartError::Shutdown);
+        );
+        let task = ActorTask::new(state, ctx, mailbox, self.inner.live.guard());
+        tokio::spawn(task.run(start));
+        // A shutdown that began while this actor was starting may not have seen it.
+        if self.inner.closed.load(Ordering::SeqCst) {
+            slot.request_stop(StopReason::Shutdown);
         }
-        match wait.await {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(source)) => Err(StartError::Commit {
-                actor: path.clone(),
-                source,
-            }),
-            Err(_) => Err(StartError::Shutdown),
+    }
+
+    /// Wakes the sleeping actor behind `handle`: reads its record and starts a task on its
+    /// parked mailbox. Returns false if it cannot run (the system is shut down, or its record
+    /// no longer decodes, in which case it is stopped with the reason).
+    pub(crate) async fn wake<A: Actor>(&self, handle: &Handle<A>) -> bool {
+        let slot = &handle.slot;
+        loop {
+            if !slot.is_asleep() {
+                return true;
+            }
+            let Some(parked) = slot.unpark() else {
+                // The actor is still on its way to sleep: wait until its mailbox is parked.
+                slot.wait_parked().await;
+                continue;
+            };
+            let Ok(mailbox) = parked.downcast::<mpsc::Receiver<Envelope<A>>>() else {
+                return false;
+            };
+            let mut mailbox = *mailbox;
+            let loaded = match self.inner.storage() {
+                Some(_) if self.inner.closed.load(Ordering::SeqCst) => Err(StopReason::Shutdown),
+                None => Err(StopReason::Shutdown),
+                Some(storage) => match storage.load(slot.path.kind, slot.path.key.as_str()) {
+                    Ok(Some(record)) => snapshot::decode::<A>(&record, A::STATE_VERSION)
+                        .map(|(_, state)| (state, Arc::new(record)))
+                        .map_err(|e| StopReason::Reload(Arc::new(e))),
+                    Ok(None) => Err(StopReason::Destroyed),
+                    Err(e) => {
+                        tracing::error!(actor = %slot.path, error = %e, "cannot wake");
+                        Err(StopReason::Shutdown)
+                    }
+                },
+            };
+            return match loaded {
+                Ok((state, record)) => {
+                    slot.set_durable_record(Arc::clone(&record));
+                    slot.set_asleep(false);
+                    self.launch(state, slot, record, mailbox, Start::Loaded);
+                    true
+                }
+                Err(reason) => {
+                    tracing::warn!(actor = %slot.path, %reason, "actor cannot wake");
+                    slot.request_stop(reason);
+                    mailbox.close();
+                    slot.set_asleep(false);
+                    slot.mark_ended();
+                    false
+                }
+            };
         }
     }
 
@@ -363,6 +416,24 @@ impl System {
 }
 
 impl SystemInner {
+    /// A sleeping actor leaves the registry when nothing outside it holds a handle: then
+    /// nothing of it stays in memory. Otherwise its parked mailbox waits for the next call.
+    pub(crate) fn retire_sleeping(&self, slot: &Arc<Slot>) {
+        let mut registry = self.registry();
+        let key = (slot.path.kind, slot.path.key.clone());
+        if registry
+            .get(&key)
+            .is_some_and(|cell| Arc::strong_count(cell) == 1 && cell.is_unused_and_asleep(slot))
+        {
+            registry.remove(&key);
+        }
+        // A map that held a million actors keeps its buckets unless told otherwise.
+        if registry.capacity() > 1024 && registry.len() * 4 < registry.capacity() {
+            let target = registry.len() * 2;
+            registry.shrink_to(target);
+        }
+    }
+
     fn registry(&self) -> MutexGuard<'_, HashMap<RegistryKey, Arc<dyn Cell>>> {
         self.registry.lock().unwrap_or_else(PoisonError::into_inner)
     }

@@ -28,11 +28,10 @@ pub(crate) type Done = oneshot::Sender<Result<(), Arc<StorageError>>>;
 pub(crate) enum Request {
     /// This slot has a new snapshot (sent only when its slot went from empty to full).
     Snapshot(Arc<Slot>),
-    /// Write an actor's first record (its creation) and report back.
-    Create {
+    /// Delete an actor's record (its destruction) and report back.
+    Delete {
         kind: &'static str,
         key: String,
-        record: Arc<Vec<u8>>,
         done: Done,
     },
     /// Commit what is queued, then exit.
@@ -81,7 +80,7 @@ fn commit_batch(storage: &dyn Storage, requests: &mut Vec<Request>) {
     // Take snapshots only after draining the queue, so a slot queued twice yields its newest
     // snapshot once.
     let mut snapshots: Vec<(Arc<Slot>, Pending)> = Vec::new();
-    let mut creates = Vec::new();
+    let mut deletes = Vec::new();
     for request in requests.drain(..) {
         match request {
             Request::Snapshot(slot) => {
@@ -89,16 +88,11 @@ fn commit_batch(storage: &dyn Storage, requests: &mut Vec<Request>) {
                     snapshots.push((slot, pending));
                 }
             }
-            Request::Create {
-                kind,
-                key,
-                record,
-                done,
-            } => creates.push((kind, key, record, done)),
+            Request::Delete { kind, key, done } => deletes.push((kind, key, done)),
             Request::Stop => {}
         }
     }
-    if snapshots.is_empty() && creates.is_empty() {
+    if snapshots.is_empty() && deletes.is_empty() {
         return;
     }
     let writes: Vec<Write<'_>> = snapshots
@@ -109,15 +103,16 @@ fn commit_batch(storage: &dyn Storage, requests: &mut Vec<Request>) {
             record: &pending.record,
         })
         .chain(
-            creates
+            deletes
                 .iter()
-                .map(|(kind, key, record, _)| Write::PutActor { kind, key, record }),
+                .map(|(kind, key, _)| Write::DeleteActor { kind, key }),
         )
         .collect();
     let bytes: usize = writes
         .iter()
         .map(|w| match w {
             Write::PutActor { record, .. } => record.len(),
+            Write::DeleteActor { .. } => 0,
         })
         .sum();
     let span = tracing::debug_span!(
@@ -142,7 +137,7 @@ fn commit_batch(storage: &dyn Storage, requests: &mut Vec<Request>) {
             for (slot, pending) in snapshots {
                 slot.committed(pending);
             }
-            for (.., done) in creates {
+            for (.., done) in deletes {
                 let _ = done.send(Ok(()));
             }
         }
@@ -152,7 +147,7 @@ fn commit_batch(storage: &dyn Storage, requests: &mut Vec<Request>) {
             for (slot, _) in snapshots {
                 slot.failed(Arc::clone(&error));
             }
-            for (.., done) in creates {
+            for (.., done) in deletes {
                 let _ = done.send(Err(Arc::clone(&error)));
             }
         }

@@ -146,6 +146,9 @@ impl Storage for RedbStorage {
                         Write::PutActor { kind, key, record } => {
                             actors.insert((kind, key), record)?;
                         }
+                        Write::DeleteActor { kind, key } => {
+                            actors.remove((kind, key))?;
+                        }
                     }
                 }
             }
