@@ -100,7 +100,12 @@ impl<A: Actor> Handle<A> {
         &self.slot.path
     }
 
-    /// True once the actor has stopped taking actions (shutdown or crash loop).
+    /// True while the actor sleeps (out of memory; the next call wakes it).
+    pub fn is_asleep(&self) -> bool {
+        self.slot.is_asleep()
+    }
+
+    /// True once the actor has stopped taking actions (shutdown, crash loop, destroy).
     pub fn is_stopped(&self) -> bool {
         self.tx.is_closed()
     }

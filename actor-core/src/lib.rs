@@ -78,7 +78,7 @@ pub use crate::handle::Handle;
 pub use crate::key::{ActorKey, ActorPath};
 pub use crate::snapshot::FORMAT_VERSION;
 pub use crate::storage::{RedbOptions, RedbStorage, Storage, Write};
-pub use crate::system::{System, SystemBuilder};
+pub use crate::system::{System, SystemBuilder, SystemStats};
 
 pub use actor_macros::{Actor, actions};
 

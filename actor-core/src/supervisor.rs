@@ -426,9 +426,10 @@ impl<A: Actor> ActorTask<A> {
         self.reload().await
     }
 
-    /// Waits until every held reply is released or failed.
+    /// Waits until every snapshot handed over is durable (or failed and rolled back) and
+    /// every held reply is released or failed.
     async fn flush(&mut self) -> Option<StopReason> {
-        while !self.held.is_empty() {
+        while !self.held.is_empty() || self.ctx.slot.durable_seq() < self.ctx.seq {
             self.ctx.slot.notify.notified().await;
             if let Some(reason) = self.settle().await {
                 return Some(reason);

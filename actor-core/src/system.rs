@@ -74,6 +74,8 @@ trait Cell: Any + Send + Sync {
     fn slot(&self) -> Option<Arc<Slot>>;
     /// True if this cell's actor is `slot`, asleep, and only the registry holds its handle.
     fn is_unused_and_asleep(&self, slot: &Arc<Slot>) -> bool;
+    /// True if the actor is asleep and only the registry holds its handle.
+    fn is_idle_garbage(&self) -> bool;
 }
 
 impl<A: Actor> Cell for OnceCell<Handle<A>> {
@@ -85,6 +87,11 @@ impl<A: Actor> Cell for OnceCell<Handle<A>> {
         self.get().is_some_and(|h| {
             Arc::ptr_eq(&h.slot, slot) && h.slot.is_asleep() && h.tx.strong_count() == 1
         })
+    }
+
+    fn is_idle_garbage(&self) -> bool {
+        self.get()
+            .is_some_and(|h| h.slot.is_asleep() && h.tx.strong_count() == 1)
     }
 }
 
@@ -138,6 +145,15 @@ impl System {
 
     pub(crate) fn from_inner(inner: Arc<SystemInner>) -> Self {
         Self { inner }
+    }
+
+    /// How many actors are in memory (running) and how many the registry knows, for
+    /// monitoring. Sleeping actors whose handles were all dropped are in neither.
+    pub fn stats(&self) -> SystemStats {
+        SystemStats {
+            awake: self.inner.live.count.load(Ordering::Relaxed),
+            registered: self.inner.registry().len(),
+        }
     }
 
     /// The database file, if the system runs on one.
@@ -220,12 +236,18 @@ impl System {
         if self.inner.closed.load(Ordering::SeqCst) {
             return Err(StartError::Shutdown);
         }
+        let mut registry = self.inner.registry();
+        let len = registry.len();
+        if len >= 1024 && len.is_power_of_two() {
+            // Sleeping actors whose last outside handle went away after they fell asleep.
+            registry.retain(|_, cell| Arc::strong_count(cell) > 1 || !cell.is_idle_garbage());
+        }
         let cell: Arc<dyn Cell> = Arc::clone(
-            self.inner
-                .registry()
+            registry
                 .entry((A::NAME, path.key.clone()))
                 .or_insert_with(|| Arc::new(OnceCell::<Handle<A>>::new())),
         );
+        drop(registry);
         let any: Arc<dyn Any + Send + Sync> = cell;
         any.downcast()
             .map_err(|_| StartError::NameClash(path.clone()))
@@ -444,6 +466,16 @@ impl SystemInner {
             .unwrap_or_else(PoisonError::into_inner)
             .clone()
     }
+}
+
+/// A snapshot of [`System::stats`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SystemStats {
+    /// Actors whose task is running (awake).
+    pub awake: usize,
+    /// Actors the registry holds: awake ones, and sleeping ones someone still has a handle to.
+    pub registered: usize,
 }
 
 /// Options for opening a [`System`].

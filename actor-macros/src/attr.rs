@@ -12,6 +12,9 @@ pub(crate) struct ActorOptions {
     pub(crate) input: Option<Type>,
     pub(crate) state_version: Option<LitInt>,
     pub(crate) mailbox_capacity: Option<Expr>,
+    pub(crate) max_state_bytes: Option<Expr>,
+    pub(crate) sleep_after_ms: Option<Expr>,
+    pub(crate) never_sleep: Option<()>,
     pub(crate) restart: Option<RestartOptions>,
 }
 
@@ -24,8 +27,8 @@ pub(crate) struct RestartOptions {
     pub(crate) max_backoff_ms: Option<Expr>,
 }
 
-const ACTOR_KEYS: &str =
-    "`name`, `create_state`, `input`, `state_version`, `mailbox_capacity`, `restart`";
+const ACTOR_KEYS: &str = "`name`, `create_state`, `input`, `state_version`, `mailbox_capacity`, \
+     `max_state_bytes`, `sleep_after_ms`, `never_sleep`, `restart`";
 const RESTART_KEYS: &str = "`max_restarts`, `window_ms`, `initial_backoff_ms`, `max_backoff_ms`";
 
 /// Collects every `#[actor(...)]` attribute into one set of options; all errors are combined.
@@ -47,6 +50,11 @@ pub(crate) fn parse(attrs: &[Attribute]) -> syn::Result<ActorOptions> {
                 "mailbox_capacity" => {
                     set(&mut options.mailbox_capacity, &meta, |m| m.value()?.parse())
                 }
+                "max_state_bytes" => {
+                    set(&mut options.max_state_bytes, &meta, |m| m.value()?.parse())
+                }
+                "sleep_after_ms" => set(&mut options.sleep_after_ms, &meta, |m| m.value()?.parse()),
+                "never_sleep" => set(&mut options.never_sleep, &meta, |_| Ok(())),
                 "restart" => set(&mut options.restart, &meta, parse_restart),
                 _ => Err(meta.error(format!(
                     "unknown `actor` option; the valid options are {ACTOR_KEYS}"

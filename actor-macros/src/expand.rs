@@ -6,7 +6,7 @@ use quote::{format_ident, quote};
 use syn::{DeriveInput, ItemImpl, Type};
 
 use crate::attr::ActorOptions;
-use crate::model::{Action, Actions, CtxArg};
+use crate::model::{Action, ActorImpl, CtxArg};
 
 /// `#[derive(Actor)]`: the actor's identity, initial state and settings.
 pub(crate) fn derive_actor(input: &DeriveInput, options: &ActorOptions) -> TokenStream {
@@ -37,6 +37,17 @@ pub(crate) fn derive_actor(input: &DeriveInput, options: &ActorOptions) -> Token
     let mut config = quote!(::actor_core::__private::ActorConfig::default());
     if let Some(capacity) = &options.mailbox_capacity {
         config = quote!(#config.mailbox_capacity(#capacity));
+    }
+    if let Some(bytes) = &options.max_state_bytes {
+        config = quote!(#config.max_state_bytes(#bytes));
+    }
+    if let Some(ms) = &options.sleep_after_ms {
+        config = quote!(#config.sleep_after(::core::option::Option::Some(
+            ::core::time::Duration::from_millis(#ms)
+        )));
+    }
+    if options.never_sleep.is_some() {
+        config = quote!(#config.sleep_after(::core::option::Option::None));
     }
     if let Some(restart) = &options.restart {
         let mut policy = quote!(::actor_core::__private::RestartPolicy::default());
@@ -79,7 +90,7 @@ pub(crate) fn derive_actor(input: &DeriveInput, options: &ActorOptions) -> Token
 /// `#[actions]`: the action enum, the reply and error enums, the `Actor` impl that dispatches
 /// into the methods, and the typed handle trait.
 #[allow(clippy::too_many_lines)] // one template, read top to bottom
-pub(crate) fn actions(item: &ItemImpl, model: &Actions) -> TokenStream {
+pub(crate) fn actions(item: &ItemImpl, model: &ActorImpl) -> TokenStream {
     let actor = &model.actor;
     let action_enum = format_ident!("{}Action", actor);
     let reply_enum = format_ident!("{}Reply", actor);
@@ -245,6 +256,23 @@ pub(crate) fn actions(item: &ItemImpl, model: &Actions) -> TokenStream {
         }
     });
 
+    let hook_fns = model.hooks.iter().map(|h| {
+        let name = &h.name;
+        let mutates = crate::model::HOOKS.iter().any(|(n, m)| h.name == n && *m);
+        let (receiver, ctx_ty) = if mutates {
+            (quote!(&mut self), quote!(&mut #p::Ctx<Self>))
+        } else {
+            (quote!(&self), quote!(&#p::Ctx<Self>))
+        };
+        let arg = h.takes_ctx.then(|| quote!(__ctx));
+        quote! {
+            async fn #name(#receiver, __ctx: #ctx_ty) {
+                let _ = &__ctx;
+                #[allow(clippy::unused_unit)]
+                Self::#name(self, #arg).await
+            }
+        }
+    });
     let action_doc = format!(
         "The actions of [`{actor}`], one variant per action, serializable so that actions can be stored, scheduled or called by name (`{{\"action_name\": {{\"arg\": value}}}}`)."
     );
@@ -255,7 +283,8 @@ pub(crate) fn actions(item: &ItemImpl, model: &Actions) -> TokenStream {
     let mut item = item.clone();
     for impl_item in &mut item.items {
         if let syn::ImplItem::Fn(f) = impl_item
-            && !matches!(f.vis, syn::Visibility::Inherited)
+            && (!matches!(f.vis, syn::Visibility::Inherited)
+                || model.hooks.iter().any(|h| h.name == f.sig.ident))
         {
             f.attrs
                 .push(syn::parse_quote!(#[allow(clippy::unused_async)]));
@@ -307,6 +336,8 @@ pub(crate) fn actions(item: &ItemImpl, model: &Actions) -> TokenStream {
             }
 
             #handle_read
+
+            #(#hook_fns)*
         }
 
         #[doc = #trait_doc]

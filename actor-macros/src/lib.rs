@@ -28,6 +28,8 @@ use syn::{Data, DeriveInput, Fields, ItemImpl, parse_macro_input};
 /// | `input = Type` | what `create_state` takes | `()` |
 /// | `state_version = 2` | the state shape's version | `1` |
 /// | `mailbox_capacity = 256` | mailbox size | 64 |
+/// | `max_state_bytes = 65536` | largest encoded state | 4 MiB |
+/// | `sleep_after_ms = 5000` / `never_sleep` | idle time before the actor leaves memory | 60 s |
 /// | `restart(max_restarts = 5, window_ms = 10000, initial_backoff_ms = 10, max_backoff_ms = 1000)` | restart policy | as shown |
 ///
 /// `#[derive(Actor)]` on `struct Counter` expands to:
@@ -95,7 +97,9 @@ pub fn derive_actor(input: TokenStream) -> TokenStream {
 /// - Return a value, or `Result<T, E>`: a returned `Err` reaches the caller as
 ///   `AskError::Action(e)` and rolls the state back. Return and error types must be
 ///   `Serialize`, so every action can also be called by name.
-/// - Private methods are left alone (helpers).
+/// - Private methods are left alone (helpers), except those named like a lifecycle hook:
+///   `async fn on_create|on_wake|on_sleep|on_destroy(&mut self[, ctx: &mut Ctx<Self>])` and
+///   `async fn on_state_change(&self[, ctx: &Ctx<Self>])` become the actor's hooks.
 ///
 /// For `impl Counter { pub async fn increment(&mut self, by: i64) -> i64 { .. } }` it generates:
 ///
@@ -126,7 +130,7 @@ pub fn actions(args: TokenStream, input: TokenStream) -> TokenStream {
             ),
         );
     }
-    let model = model::Actions::from_impl(&item);
+    let model = model::ActorImpl::from_impl(&item);
     match (errors, model) {
         (None, Ok(model)) => expand::actions(&item, &model).into(),
         (errors, model) => {

@@ -11,12 +11,30 @@ use syn::{
 
 use crate::attr::combine;
 
-/// The actor type and its actions.
-pub(crate) struct Actions {
+/// The actor type, its actions and its hooks.
+pub(crate) struct ActorImpl {
     /// The actor type's name (`Counter`).
     pub(crate) actor: Ident,
     pub(crate) actions: Vec<Action>,
+    /// Private methods named like a lifecycle hook (`on_wake`, ...).
+    pub(crate) hooks: Vec<HookFn>,
 }
+
+/// A private `async fn on_create|on_wake|on_state_change|on_sleep|on_destroy`.
+pub(crate) struct HookFn {
+    pub(crate) name: Ident,
+    /// Whether it takes the context after `self`.
+    pub(crate) takes_ctx: bool,
+}
+
+/// The hooks, and whether each takes `&self` (only `on_state_change`) or `&mut self`.
+pub(crate) const HOOKS: [(&str, bool); 5] = [
+    ("on_create", true),
+    ("on_wake", true),
+    ("on_state_change", false),
+    ("on_sleep", true),
+    ("on_destroy", true),
+];
 
 /// One `pub async fn` (or `pub(crate)`, ...) of the impl block.
 pub(crate) struct Action {
@@ -45,7 +63,7 @@ pub(crate) enum CtxArg {
     Mut,
 }
 
-impl Actions {
+impl ActorImpl {
     /// Reads and checks the impl block.
     pub(crate) fn from_impl(item: &ItemImpl) -> syn::Result<Self> {
         let mut errors = None;
@@ -72,9 +90,16 @@ impl Actions {
             syn::Error::new(item.self_ty.span(), "#[actions] needs a named actor type")
         });
         let mut actions = Vec::new();
+        let mut hooks = Vec::new();
         for impl_item in &item.items {
             let ImplItem::Fn(f) = impl_item else { continue };
             if matches!(f.vis, Visibility::Inherited) {
+                if let Some(&(_, mutates)) = HOOKS.iter().find(|(n, _)| f.sig.ident == n) {
+                    match HookFn::from_fn(&f.sig, mutates) {
+                        Ok(hook) => hooks.push(hook),
+                        Err(e) => combine(&mut errors, e),
+                    }
+                }
                 continue; // a private helper method, left as it is
             }
             match Action::from_fn(&f.sig, &f.attrs) {
@@ -91,10 +116,52 @@ impl Actions {
         };
         match (errors, actor) {
             (Some(e), _) => Err(e),
-            (None, Some(actor)) => Ok(Self { actor, actions }),
+            (None, Some(actor)) => Ok(Self {
+                actor,
+                actions,
+                hooks,
+            }),
             (None, None) => Err(crate::attr::call_site(
                 "#[actions] needs a named actor type",
             )),
+        }
+    }
+}
+
+impl HookFn {
+    fn from_fn(sig: &syn::Signature, mutates: bool) -> syn::Result<Self> {
+        let name = &sig.ident;
+        let receiver = if mutates { "&mut self" } else { "&self" };
+        let ctx = if mutates {
+            "&mut Ctx<Self>"
+        } else {
+            "&Ctx<Self>"
+        };
+        let expected = format!(
+            "the hook `{name}` must be `async fn {name}({receiver})` or `async fn {name}({receiver}, ctx: {ctx})`"
+        );
+        let mut inputs = sig.inputs.iter();
+        let receiver_ok = matches!(
+            inputs.next(),
+            Some(FnArg::Receiver(r)) if r.reference.is_some() && r.mutability.is_some() == mutates
+        );
+        let ctx_arg = inputs.next();
+        let takes_ctx = match ctx_arg {
+            None => Some(false),
+            Some(FnArg::Typed(t)) => ctx_kind(&t.ty)
+                .filter(|k| (*k == CtxArg::Mut) == mutates)
+                .map(|_| true),
+            Some(FnArg::Receiver(_)) => None,
+        };
+        match (
+            sig.asyncness.is_some() && receiver_ok && inputs.next().is_none(),
+            takes_ctx,
+        ) {
+            (true, Some(takes_ctx)) => Ok(Self {
+                name: name.clone(),
+                takes_ctx,
+            }),
+            _ => Err(syn::Error::new(name.span(), expected)),
         }
     }
 }
