@@ -134,7 +134,7 @@ pub(crate) fn actions(item: &ItemImpl, model: &ActorImpl) -> TokenStream {
             #[doc = #doc]
             #[derive(::core::fmt::Debug, #p::serde::Serialize)]
             #[serde(crate = "::actor_core::__private::serde", untagged)]
-            #[allow(unreachable_pub, private_interfaces)]
+            #[allow(unreachable_pub, private_bounds, private_interfaces)]
             pub enum #error_enum { #(#error_variants),* }
 
             #[automatically_derived]
@@ -296,13 +296,13 @@ pub(crate) fn actions(item: &ItemImpl, model: &ActorImpl) -> TokenStream {
         #[doc = #action_doc]
         #[derive(#p::serde::Serialize, #p::serde::Deserialize)]
         #[serde(crate = "::actor_core::__private::serde")]
-        #[allow(unreachable_pub, private_interfaces, missing_debug_implementations)]
+        #[allow(unreachable_pub, private_bounds, private_interfaces, missing_debug_implementations)]
         pub enum #action_enum { #(#action_variants),* }
 
         #[doc = #reply_doc]
         #[derive(#p::serde::Serialize)]
         #[serde(crate = "::actor_core::__private::serde", untagged)]
-        #[allow(unreachable_pub, private_interfaces, missing_debug_implementations)]
+        #[allow(unreachable_pub, private_bounds, private_interfaces, missing_debug_implementations)]
         pub enum #reply_enum { #(#reply_variants),* }
 
         #error_def
@@ -341,7 +341,7 @@ pub(crate) fn actions(item: &ItemImpl, model: &ActorImpl) -> TokenStream {
         }
 
         #[doc = #trait_doc]
-        #[allow(unreachable_pub, private_interfaces)]
+        #[allow(unreachable_pub, private_bounds, private_interfaces)]
         pub trait #handle_trait {
             #(#trait_methods)*
         }
