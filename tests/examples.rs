@@ -41,3 +41,16 @@ fn counter_keeps_its_count_across_runs() {
     );
     std::fs::remove_file(path).unwrap();
 }
+
+#[test]
+fn sql_vars_rebuilds_its_pool_and_keeps_its_rows() {
+    let out = run("sql_vars", &[]);
+    assert!(
+        out.contains("first run: 2 orders, 1075 cents; SQL has 2 rows"),
+        "{out}"
+    );
+    assert!(
+        out.contains("after a restart: 3 orders, 1375 cents; SQL has 3 rows"),
+        "{out}"
+    );
+}
