@@ -53,8 +53,8 @@
 //! - [`storage`](Storage): the narrow storage trait and its redb implementation.
 //! - [`error`](Error): one typed error per operation.
 //!
-//! The guide in `docs/` (getting started, actors and state, actors without macros,
-//! durability, storage format) explains the promises and what they cost.
+//! The guide in `docs/` (getting started, actors and state, the living actor, types, actors
+//! without macros, durability, storage format) explains the promises and what they cost.
 
 mod actor;
 mod ctx;
@@ -115,6 +115,10 @@ mod guide {
     struct ActorsAndState;
     #[doc = include_str!("../../docs/hand-written-actors.md")]
     struct HandWrittenActors;
+    #[doc = include_str!("../../docs/lifecycle.md")]
+    struct Lifecycle;
+    #[doc = include_str!("../../docs/types.md")]
+    struct Types;
     #[doc = include_str!("../../docs/durability.md")]
     struct Durability;
     #[doc = include_str!("../../docs/storage-format.md")]
