@@ -54,3 +54,10 @@ fn sql_vars_rebuilds_its_pool_and_keeps_its_rows() {
         "{out}"
     );
 }
+
+#[test]
+fn sleep_memory_lets_every_actor_sleep() {
+    let out = run("sleep_memory", &["2000", "--cache-mb", "1"]);
+    assert!(out.contains("touched 2000 actors"), "{out}");
+    assert!(out.contains("after sleep: awake 0, registered 0"), "{out}");
+}
