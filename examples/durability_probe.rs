@@ -1,0 +1,192 @@
+//! A program for outside checks of the durability promise.
+//!
+//! ```text
+//! durability_probe run --db FILE --actors N --clients C [--seconds S]
+//! durability_probe dump --db FILE --actors N
+//! ```
+//!
+//! `run` starts N counter actors keyed `k0` … `k{N-1}` and C client tasks that loop forever:
+//! pick an actor at random, ask it to increment by one, and on success print
+//! `ack <key> <value>` on stdout, flushed at once. Nothing else goes to stdout (logs go to
+//! stderr). It runs until killed, or for S seconds. Run it again on the same file and the
+//! counters go on from where they were.
+//!
+//! `dump` prints `state <key> <value>` for each of the N actors (0 for one never created),
+//! read through the public API, and exits 0; on any error it prints the error to stderr and
+//! exits non-zero.
+//!
+//! A test (`tests/crash.rs`) kills `run` with SIGKILL at random moments and checks with `dump`
+//! that no acknowledged value was lost.
+
+use std::io::Write as _;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use actor_core::{Actor, StartError, System, actions};
+use serde::{Deserialize, Serialize};
+
+#[derive(Actor, Serialize, Deserialize, Default)]
+#[actor(name = "ProbeCounter", never_sleep)]
+struct ProbeCounter {
+    value: u64,
+}
+
+#[actions]
+impl ProbeCounter {
+    pub async fn increment(&mut self) -> u64 {
+        self.value += 1;
+        self.value
+    }
+
+    pub async fn get(&self) -> u64 {
+        self.value
+    }
+}
+
+struct Options {
+    command: String,
+    db: String,
+    actors: usize,
+    clients: usize,
+    seconds: Option<u64>,
+}
+
+fn parse() -> Option<Options> {
+    let mut args = std::env::args().skip(1);
+    let mut options = Options {
+        command: args.next()?,
+        db: String::new(),
+        actors: 0,
+        clients: 1,
+        seconds: None,
+    };
+    while let Some(flag) = args.next() {
+        let value = args.next()?;
+        match flag.as_str() {
+            "--db" => options.db = value,
+            "--actors" => options.actors = value.parse().ok()?,
+            "--clients" => options.clients = value.parse().ok()?,
+            "--seconds" => options.seconds = Some(value.parse().ok()?),
+            _ => return None,
+        }
+    }
+    let valid = matches!(options.command.as_str(), "run" | "dump")
+        && !options.db.is_empty()
+        && options.actors > 0
+        && options.clients > 0;
+    valid.then_some(options)
+}
+
+fn main() -> ExitCode {
+    let Some(options) = parse() else {
+        eprintln!(
+            "usage: durability_probe run --db FILE --actors N --clients C [--seconds S]\n       durability_probe dump --db FILE --actors N"
+        );
+        return ExitCode::from(2);
+    };
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        match options.command.as_str() {
+            "run" => run(&options).await,
+            _ => dump(&options).await,
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            let mut message = error.to_string();
+            let mut source = error.source();
+            while let Some(cause) = source {
+                message.push_str(": ");
+                message.push_str(&cause.to_string());
+                source = cause.source();
+            }
+            eprintln!("durability_probe: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+async fn run(options: &Options) -> Result<(), BoxError> {
+    let system = System::open(&options.db).await?;
+    let mut handles = Vec::with_capacity(options.actors);
+    for i in 0..options.actors {
+        handles.push(
+            system
+                .get_or_create::<ProbeCounter>(format!("k{i}"))
+                .await?,
+        );
+    }
+    let handles = std::sync::Arc::new(handles);
+    let mut clients = Vec::new();
+    for client in 0..options.clients {
+        let handles = std::sync::Arc::clone(&handles);
+        let mut x = seed(client);
+        clients.push(tokio::spawn(async move {
+            loop {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                let i = usize::try_from(x % handles.len() as u64).unwrap_or(0);
+                let actor = &handles[i];
+                match actor.increment().await {
+                    Ok(value) => {
+                        let mut out = std::io::stdout().lock();
+                        // If stdout is gone there is nobody to tell: stop this client.
+                        if writeln!(out, "ack {} {value}", actor.key())
+                            .and_then(|()| out.flush())
+                            .is_err()
+                        {
+                            return;
+                        }
+                    }
+                    Err(e) => eprintln!("increment of {} failed: {e}", actor.key()),
+                }
+            }
+        }));
+    }
+    match options.seconds {
+        Some(seconds) => tokio::time::sleep(Duration::from_secs(seconds)).await,
+        None => std::future::pending().await,
+    }
+    for client in &clients {
+        client.abort();
+    }
+    system.shutdown().await;
+    Ok(())
+}
+
+async fn dump(options: &Options) -> Result<(), BoxError> {
+    let system = System::open(&options.db).await?;
+    let mut out = std::io::stdout().lock();
+    for i in 0..options.actors {
+        let key = format!("k{i}");
+        let value = match system.get::<ProbeCounter>(key.as_str()).await {
+            Ok(actor) => actor.get().await?,
+            Err(StartError::NotFound(_)) => 0,
+            Err(e) => return Err(e.into()),
+        };
+        writeln!(out, "state {key} {value}")?;
+    }
+    out.flush()?;
+    drop(out);
+    system.shutdown().await;
+    Ok(())
+}
+
+/// A per-client seed from the clock and the process id (no extra crates).
+fn seed(client: usize) -> u64 {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::from(d.subsec_nanos()));
+    (nanos ^ u64::from(std::process::id()) ^ (client as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15))
+        | 1
+}
