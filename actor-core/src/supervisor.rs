@@ -112,6 +112,9 @@ impl<A: Actor> ActorTask<A> {
 
     /// The run loop.
     ///
+    /// The cold paths (creation, reloads, sleep, destroy, backoff, shutdown) run in boxed
+    /// futures, so the task an idle actor keeps in memory holds only the hot path.
+    ///
     /// Ordering: actions run one at a time, in mailbox order. After each action the new state
     /// is encoded and, if its bytes changed, handed to the writer; the reply joins `held` and
     /// is released when a commit covering that state (or a later one) is durable. The loop
@@ -122,20 +125,20 @@ impl<A: Actor> ActorTask<A> {
     /// run. A crash loop or a destroy closes it and fails what is queued. Either way the task
     /// ends only when every held reply has been released or failed. Sleep happens only with
     /// nothing held and nothing queued.
-    pub(crate) async fn run(mut self, start: Start) {
+    pub(crate) fn run(self, start: Start) -> impl Future<Output = ()> + Send {
         let slot = Arc::clone(&self.ctx.slot);
-        CURRENT
-            .scope(slot, async move {
-                if let Err(reason) = self.begin(start).await {
-                    self.finish(Some(reason)).await;
-                    return;
-                }
-                match self.serve().await {
-                    Exit::Stop(reason) => self.finish(reason).await,
-                    Exit::Sleep => self.park(),
-                }
-            })
-            .await;
+        CURRENT.scope(slot, self.main(start))
+    }
+
+    async fn main(mut self, start: Start) {
+        if let Err(reason) = Box::pin(self.begin(start)).await {
+            Box::pin(self.finish(Some(reason))).await;
+            return;
+        }
+        match self.serve().await {
+            Exit::Stop(reason) => Box::pin(self.finish(reason)).await,
+            Exit::Sleep => self.park(),
+        }
     }
 
     /// Creation (`on_create` and the first durable record) and `on_wake`.
@@ -191,7 +194,7 @@ impl<A: Actor> ActorTask<A> {
                     let period = sleep_after.unwrap_or(Duration::MAX);
                     // Idle for a whole period with nothing held: sleep. Otherwise look again
                     // one period later (so the timer is re-armed once per period, not per action).
-                    if self.actions == actions_at_tick && self.held.is_empty() && self.try_sleep().await {
+                    if self.actions == actions_at_tick && self.held.is_empty() && Box::pin(self.try_sleep()).await {
                         return Exit::Sleep;
                     }
                     actions_at_tick = self.actions;
@@ -208,7 +211,7 @@ impl<A: Actor> ActorTask<A> {
                     let span = tracing::debug_span!("action", actor = %self.ctx.slot.path);
                     self.act(action, reply).instrument(span).await
                 }
-                Envelope::Destroy(done) => self.destroy(done).await,
+                Envelope::Destroy(done) => Box::pin(self.destroy(done)).await,
             };
             if let Some(reason) = stop {
                 return Exit::Stop(Some(reason));
@@ -217,7 +220,7 @@ impl<A: Actor> ActorTask<A> {
                 return Exit::Stop(Some(reason));
             }
             if let Some(wait) = self.backoff.take() {
-                self.pause(wait).await;
+                Box::pin(self.pause(wait)).await;
             }
         }
     }
@@ -247,7 +250,7 @@ impl<A: Actor> ActorTask<A> {
                 }
                 Err(error) => {
                     let error = self.submit_error(error);
-                    if let Some(reason) = self.reload().await {
+                    if let Some(reason) = Box::pin(self.reload()).await {
                         self.hold(reply, Err(error));
                         return Some(reason);
                     }
@@ -257,7 +260,7 @@ impl<A: Actor> ActorTask<A> {
             Ok((Err(error), mutated)) => {
                 if mutated
                     && !self.ctx.unchanged(&self.state)
-                    && let Some(reason) = self.reload().await
+                    && let Some(reason) = Box::pin(self.reload()).await
                 {
                     self.hold(reply, Err(AskError::Action(error)));
                     return Some(reason);
@@ -267,7 +270,7 @@ impl<A: Actor> ActorTask<A> {
             Err(panic) => {
                 let message = panic_message(&*panic);
                 drop(panic);
-                return self.on_panic(reply, message).await;
+                return Box::pin(self.on_panic(reply, message)).await;
             }
         };
         self.hold(reply, reply_value);
@@ -402,7 +405,7 @@ impl<A: Actor> ActorTask<A> {
             }
         }
         if let Some(error) = status.failure {
-            let reason = self.roll_back(&error).await;
+            let reason = Box::pin(self.roll_back(&error)).await;
             if reason.is_some() {
                 return reason;
             }
