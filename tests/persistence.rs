@@ -507,7 +507,7 @@ async fn an_undecodable_record_is_a_typed_error_and_is_left_untouched() {
             actor_core::RedbStorage::open(&path, &actor_core::RedbOptions::default()).unwrap();
         actor_core::Storage::commit(
             &storage,
-            &[
+            &mut [
                 Write::PutActor {
                     kind: "Counter",
                     key: "bad",

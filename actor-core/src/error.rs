@@ -422,17 +422,25 @@ impl<M: std::fmt::Debug + Send + Sync + 'static> From<TellError<M>> for Error {
     }
 }
 
-/// Serialized as its message (with causes), so that actions may return it and still be
-/// callable by name.
+/// Serializes an error as its message followed by its causes, so that actions may return
+/// the runtime's errors and still be callable by name.
+pub(crate) fn serialize_chain<S: serde::Serializer>(
+    error: &dyn std::error::Error,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    let mut message = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        message.push_str(": ");
+        message.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    serializer.serialize_str(&message)
+}
+
+/// Serialized as its message with causes.
 impl serde::Serialize for SaveError {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut message = self.to_string();
-        let mut source = std::error::Error::source(self);
-        while let Some(cause) = source {
-            message.push_str(": ");
-            message.push_str(&cause.to_string());
-            source = cause.source();
-        }
-        serializer.serialize_str(&message)
+        serialize_chain(self, serializer)
     }
 }

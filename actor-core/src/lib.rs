@@ -50,6 +50,7 @@
 //! - `slot`: where an actor and the writer exchange snapshots and durability reports.
 //! - `writer`: the thread that group-commits snapshots from all actors.
 //! - `snapshot`: the record format (header + CBOR).
+//! - [`kv`](KvStore): durable key-value stores, their bindings and typed environments.
 //! - [`storage`](Storage): the narrow storage trait and its redb implementation.
 //! - [`error`](Error): one typed error per operation.
 //!
@@ -61,6 +62,7 @@ mod ctx;
 mod error;
 mod handle;
 mod key;
+mod kv;
 mod slot;
 mod snapshot;
 mod storage;
@@ -76,11 +78,15 @@ pub use crate::error::{
 };
 pub use crate::handle::Handle;
 pub use crate::key::{ActorKey, ActorPath};
+pub use crate::kv::{
+    BindingError, Bindings, ConfigError, Env, KvError, KvPage, KvStore, MAX_KEY_BYTES,
+    MAX_VALUE_BYTES,
+};
 pub use crate::snapshot::FORMAT_VERSION;
-pub use crate::storage::{RedbOptions, RedbStorage, Storage, Write};
+pub use crate::storage::{KvUpdateFn, RedbOptions, RedbStorage, Storage, Write};
 pub use crate::system::{System, SystemBuilder, SystemStats};
 
-pub use actor_macros::{Actor, actions};
+pub use actor_macros::{Actor, Env, actions};
 
 /// Items the macros of `actor-macros` expand to. Not part of the public API.
 #[doc(hidden)]

@@ -11,8 +11,11 @@ pub use self::redb::{RedbOptions, RedbStorage};
 
 use crate::error::StorageError;
 
-/// One write in a batch. The batch is applied all-or-nothing.
-#[derive(Debug, Clone, Copy)]
+/// The function of a [`Write::KvUpdate`]: the current value in, the new one out (`None`:
+/// delete the key).
+pub type KvUpdateFn<'a> = &'a mut (dyn FnMut(Option<&str>) -> Option<String> + Send);
+
+/// One write in a batch. The batch is applied all-or-nothing, in order.
 #[non_exhaustive]
 pub enum Write<'a> {
     /// Insert or replace the record of the actor `(kind, key)`.
@@ -31,6 +34,66 @@ pub enum Write<'a> {
         /// The actor's encoded key.
         key: &'a str,
     },
+    /// Set `key` in the key-value store `store`.
+    KvSet {
+        /// The store id.
+        store: &'a str,
+        /// The key.
+        key: &'a str,
+        /// The value.
+        value: &'a str,
+    },
+    /// Delete `key` from the key-value store `store`.
+    KvDelete {
+        /// The store id.
+        store: &'a str,
+        /// The key.
+        key: &'a str,
+    },
+    /// Read `key` (seeing earlier writes of the same batch), call `update` with it, and
+    /// write what it returns.
+    KvUpdate {
+        /// The store id.
+        store: &'a str,
+        /// The key.
+        key: &'a str,
+        /// The new value from the current one.
+        update: KvUpdateFn<'a>,
+    },
+}
+
+impl std::fmt::Debug for Write<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::PutActor { kind, key, record } => f
+                .debug_struct("PutActor")
+                .field("kind", kind)
+                .field("key", key)
+                .field("bytes", &record.len())
+                .finish(),
+            Self::DeleteActor { kind, key } => f
+                .debug_struct("DeleteActor")
+                .field("kind", kind)
+                .field("key", key)
+                .finish(),
+            Self::KvSet { store, key, value } => f
+                .debug_struct("KvSet")
+                .field("store", store)
+                .field("key", key)
+                .field("bytes", &value.len())
+                .finish(),
+            Self::KvDelete { store, key } => f
+                .debug_struct("KvDelete")
+                .field("store", store)
+                .field("key", key)
+                .finish(),
+            Self::KvUpdate { store, key, .. } => f
+                .debug_struct("KvUpdate")
+                .field("store", store)
+                .field("key", key)
+                .finish_non_exhaustive(),
+        }
+    }
 }
 
 /// Where actor records live.
@@ -42,6 +105,19 @@ pub trait Storage: Send + Sync + 'static {
     /// The record of actor `(kind, key)`, or `None` if there is none.
     fn load(&self, kind: &str, key: &str) -> Result<Option<Vec<u8>>, StorageError>;
 
-    /// Applies every write in `batch` atomically and durably.
-    fn commit(&self, batch: &[Write<'_>]) -> Result<(), StorageError>;
+    /// Applies every write in `batch`, in order, atomically and durably.
+    fn commit(&self, batch: &mut [Write<'_>]) -> Result<(), StorageError>;
+
+    /// The value of `key` in the key-value store `store`.
+    fn kv_get(&self, store: &str, key: &str) -> Result<Option<String>, StorageError>;
+
+    /// Up to `limit` entries of `store` whose keys start with `prefix`, in key order, after
+    /// the key `after` if given.
+    fn kv_list(
+        &self,
+        store: &str,
+        prefix: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<(String, String)>, StorageError>;
 }

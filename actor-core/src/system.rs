@@ -18,6 +18,7 @@ use crate::error::{OpenError, StartError, StopReason};
 use crate::handle::Envelope;
 use crate::handle::Handle;
 use crate::key::{ActorKey, ActorPath};
+use crate::kv::{BindingError, Bindings, Env, KvStore};
 use crate::slot::Slot;
 use crate::snapshot;
 use crate::storage::{RedbOptions, RedbStorage, Storage};
@@ -60,13 +61,15 @@ pub(crate) struct SystemInner {
     path: Option<PathBuf>,
     // Behind a lock only so that `shutdown` can drop it and release the file.
     storage: RwLock<Option<Arc<dyn Storage>>>,
-    writer: WriterHandle,
+    pub(crate) writer: WriterHandle,
     writer_thread: Mutex<Option<JoinHandle<()>>>,
     /// One cell per actor ever asked for: concurrent first calls for one key start it once,
     /// while calls for other keys do not wait on each other.
     registry: Mutex<HashMap<RegistryKey, Arc<dyn Cell>>>,
     live: Arc<Live>,
     closed: AtomicBool,
+    /// Key-value binding names to store ids.
+    bindings: Bindings,
 }
 
 /// A registry cell with its actor type erased.
@@ -145,6 +148,38 @@ impl System {
 
     pub(crate) fn from_inner(inner: Arc<SystemInner>) -> Self {
         Self { inner }
+    }
+
+    /// The key-value store with id `store` (created on its first write).
+    pub fn kv(&self, store: &str) -> KvStore {
+        KvStore::new(store, Arc::clone(&self.inner))
+    }
+
+    /// The key-value store bound to the binding `name` (e.g. `"STATE"`) in the config.
+    pub fn binding(&self, name: &str) -> Result<KvStore, BindingError> {
+        Ok(self.kv(self.inner.bindings.store(name)?))
+    }
+
+    /// The bindings the system was opened with.
+    pub fn bindings(&self) -> &Bindings {
+        &self.inner.bindings
+    }
+
+    /// A typed environment (`#[derive(Env)]`), checked against the bindings: every field
+    /// needs a declared binding, and every declared binding needs a field.
+    pub fn env<E: Env>(&self) -> Result<E, BindingError> {
+        let env = E::from_bindings(&mut |name| self.binding(name))?;
+        if let Some(unknown) = self
+            .inner
+            .bindings
+            .names()
+            .find(|name| !E::BINDINGS.contains(name))
+        {
+            return Err(BindingError::Unknown {
+                name: unknown.to_owned(),
+            });
+        }
+        Ok(env)
     }
 
     /// How many actors are in memory (running) and how many the registry knows, for
@@ -460,7 +495,7 @@ impl SystemInner {
         self.registry.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn storage(&self) -> Option<Arc<dyn Storage>> {
+    pub(crate) fn storage(&self) -> Option<Arc<dyn Storage>> {
         self.storage
             .read()
             .unwrap_or_else(PoisonError::into_inner)
@@ -484,6 +519,7 @@ pub struct SystemBuilder {
     path: Option<PathBuf>,
     storage: Option<Arc<dyn Storage>>,
     redb: RedbOptions,
+    bindings: Bindings,
 }
 
 impl fmt::Debug for SystemBuilder {
@@ -492,6 +528,7 @@ impl fmt::Debug for SystemBuilder {
             .field("path", &self.path)
             .field("custom_storage", &self.storage.is_some())
             .field("redb", &self.redb)
+            .field("bindings", &self.bindings)
             .finish()
     }
 }
@@ -537,6 +574,13 @@ impl SystemBuilder {
         self
     }
 
+    /// Key-value bindings (binding name → store id), e.g. from `Bindings::load("actors.toml")`.
+    #[must_use]
+    pub fn bindings(mut self, bindings: Bindings) -> Self {
+        self.bindings = bindings;
+        self
+    }
+
     /// Opens the storage and starts the writer thread.
     pub async fn open(self) -> Result<System, OpenError> {
         let storage: Arc<dyn Storage> = match (self.storage, &self.path) {
@@ -561,6 +605,7 @@ impl SystemBuilder {
                 registry: Mutex::new(HashMap::new()),
                 live: Arc::new(Live::default()),
                 closed: AtomicBool::new(false),
+                bindings: self.bindings,
             }),
         })
     }

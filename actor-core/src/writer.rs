@@ -17,6 +17,7 @@ use std::time::Instant;
 use tokio::sync::oneshot;
 
 use crate::error::{OpenError, StorageError};
+use crate::kv::{KvWriteError, MAX_VALUE_BYTES};
 use crate::slot::{Pending, Slot};
 use crate::storage::{Storage, Write};
 
@@ -34,8 +35,53 @@ pub(crate) enum Request {
         key: String,
         done: Done,
     },
+    /// A key-value write, reported back with the value it left (for `update`).
+    Kv {
+        store: Arc<str>,
+        op: KvOp,
+        done: KvDone,
+    },
     /// Commit what is queued, then exit.
     Stop,
+}
+
+/// The outcome of a key-value write, sent back to its waiter.
+pub(crate) type KvDone = oneshot::Sender<Result<Option<String>, KvWriteError>>;
+
+/// An update function, run once on the writer thread inside the transaction.
+pub(crate) type UpdateFn = Box<dyn FnOnce(Option<&str>) -> Option<String> + Send>;
+
+/// An update function wrapped for one commit: it records its outcome for the waiter.
+type Updater<'a> = Box<dyn FnMut(Option<&str>) -> Option<String> + Send + 'a>;
+
+/// One key-value write.
+pub(crate) enum KvOp {
+    Set { key: String, value: String },
+    Delete { key: String },
+    Update { key: String, f: UpdateFn },
+}
+
+impl std::fmt::Debug for KvOp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KvOp")
+            .field("key", &self.key())
+            .finish_non_exhaustive()
+    }
+}
+
+impl KvOp {
+    pub(crate) fn key(&self) -> &str {
+        match self {
+            Self::Set { key, .. } | Self::Delete { key } | Self::Update { key, .. } => key,
+        }
+    }
+}
+
+/// What happened to one update function during the commit.
+enum Updated {
+    Value(Option<String>),
+    Panicked,
+    TooLarge(usize),
 }
 
 /// The sending side; cheap to clone.
@@ -81,6 +127,7 @@ fn commit_batch(storage: &dyn Storage, requests: &mut Vec<Request>) {
     // snapshot once.
     let mut snapshots: Vec<(Arc<Slot>, Pending)> = Vec::new();
     let mut deletes = Vec::new();
+    let mut kv = Vec::new();
     for request in requests.drain(..) {
         match request {
             Request::Snapshot(slot) => {
@@ -89,30 +136,72 @@ fn commit_batch(storage: &dyn Storage, requests: &mut Vec<Request>) {
                 }
             }
             Request::Delete { kind, key, done } => deletes.push((kind, key, done)),
+            Request::Kv { store, op, done } => kv.push((store, op, done)),
             Request::Stop => {}
         }
     }
-    if snapshots.is_empty() && deletes.is_empty() {
+    if snapshots.is_empty() && deletes.is_empty() && kv.is_empty() {
         return;
     }
-    let writes: Vec<Write<'_>> = snapshots
-        .iter()
-        .map(|(slot, pending)| Write::PutActor {
-            kind: slot.path.kind,
-            key: slot.path.key.as_str(),
-            record: &pending.record,
-        })
-        .chain(
-            deletes
-                .iter()
-                .map(|(kind, key, _)| Write::DeleteActor { kind, key }),
-        )
-        .collect();
+    // Each update function runs inside the transaction; what it returned (or that it
+    // panicked) is kept here for its waiter.
+    let mut updated: Vec<Updated> = kv.iter().map(|_| Updated::Value(None)).collect();
+    let mut closures: Vec<Updater<'_>> = Vec::new();
+    for ((_, op, _), outcome) in kv.iter_mut().zip(updated.iter_mut()) {
+        if let KvOp::Update { f, .. } = op {
+            let mut f = Some(std::mem::replace(f, Box::new(|_| None)));
+            closures.push(Box::new(move |current: Option<&str>| {
+                let keep = current.map(str::to_owned);
+                let Some(f) = f.take() else { return keep };
+                match catch_unwind(AssertUnwindSafe(|| f(current))) {
+                    Ok(Some(new)) if new.len() > MAX_VALUE_BYTES => {
+                        *outcome = Updated::TooLarge(new.len());
+                        keep
+                    }
+                    Ok(new) => {
+                        *outcome = Updated::Value(new.clone());
+                        new
+                    }
+                    Err(_) => {
+                        *outcome = Updated::Panicked;
+                        keep
+                    }
+                }
+            }));
+        }
+    }
+    let mut next_closure = closures.iter_mut();
+    let mut writes: Vec<Write<'_>> = Vec::with_capacity(snapshots.len() + deletes.len() + kv.len());
+    writes.extend(snapshots.iter().map(|(slot, pending)| Write::PutActor {
+        kind: slot.path.kind,
+        key: slot.path.key.as_str(),
+        record: &pending.record,
+    }));
+    writes.extend(
+        deletes
+            .iter()
+            .map(|(kind, key, _)| Write::DeleteActor { kind, key }),
+    );
+    for (store, op, _) in &kv {
+        writes.push(match op {
+            KvOp::Set { key, value } => Write::KvSet { store, key, value },
+            KvOp::Delete { key } => Write::KvDelete { store, key },
+            KvOp::Update { key, .. } => match next_closure.next() {
+                Some(update) => Write::KvUpdate {
+                    store,
+                    key,
+                    update: &mut **update,
+                },
+                None => continue,
+            },
+        });
+    }
     let bytes: usize = writes
         .iter()
         .map(|w| match w {
             Write::PutActor { record, .. } => record.len(),
-            Write::DeleteActor { .. } => 0,
+            Write::KvSet { value, .. } => value.len(),
+            _ => 0,
         })
         .sum();
     let span = tracing::debug_span!(
@@ -124,13 +213,26 @@ fn commit_batch(storage: &dyn Storage, requests: &mut Vec<Request>) {
     let _entered = span.enter();
     let started = Instant::now();
     // A panicking backend must not take the writer (and every waiting caller) down with it.
-    let result = catch_unwind(AssertUnwindSafe(|| storage.commit(&writes)))
+    let result = catch_unwind(AssertUnwindSafe(|| storage.commit(&mut writes)))
         .unwrap_or_else(|_| Err(StorageError::backend("the storage backend panicked")));
     span.record(
         "duration_us",
         u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
     );
     drop(writes);
+    drop(next_closure);
+    drop(closures);
+    report(result, snapshots, deletes, kv, updated);
+}
+
+/// Tells every slot and waiter of a batch how its commit went.
+fn report(
+    result: Result<(), StorageError>,
+    snapshots: Vec<(Arc<Slot>, Pending)>,
+    deletes: Vec<(&'static str, String, Done)>,
+    kv: Vec<(Arc<str>, KvOp, KvDone)>,
+    updated: Vec<Updated>,
+) {
     match result {
         Ok(()) => {
             tracing::trace!("committed");
@@ -139,6 +241,17 @@ fn commit_batch(storage: &dyn Storage, requests: &mut Vec<Request>) {
             }
             for (.., done) in deletes {
                 let _ = done.send(Ok(()));
+            }
+            for ((_, op, done), outcome) in kv.into_iter().zip(updated) {
+                let _ = done.send(match (op, outcome) {
+                    (KvOp::Set { value, .. }, _) => Ok(Some(value)),
+                    (KvOp::Delete { .. }, _) => Ok(None),
+                    (KvOp::Update { .. }, Updated::Value(value)) => Ok(value),
+                    (KvOp::Update { .. }, Updated::Panicked) => Err(KvWriteError::Panicked),
+                    (KvOp::Update { .. }, Updated::TooLarge(len)) => {
+                        Err(KvWriteError::TooLarge(len))
+                    }
+                });
             }
         }
         Err(error) => {
@@ -149,6 +262,9 @@ fn commit_batch(storage: &dyn Storage, requests: &mut Vec<Request>) {
             }
             for (.., done) in deletes {
                 let _ = done.send(Err(Arc::clone(&error)));
+            }
+            for (.., done) in kv {
+                let _ = done.send(Err(KvWriteError::Storage(Arc::clone(&error))));
             }
         }
     }

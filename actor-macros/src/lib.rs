@@ -1,14 +1,15 @@
-//! Procedural macros for `actor-core`: `#[derive(Actor)]` and `#[actions]`.
+//! Procedural macros for `actor-core`: `#[derive(Actor)]`, `#[actions]` and `#[derive(Env)]`.
 //!
 //! This crate holds macros only. Everything they expand to lives in `actor-core` and is named
 //! through its hidden `::actor_core::__private` path; use the macros through `actor-core`'s
 //! re-exports (`use actor_core::{actions, Actor}`).
 //!
 //! Layout: `attr` parses and checks `#[actor(...)]` options, `model` reads and checks an
-//! `#[actions]` impl block, `expand` generates code. On an error the original item is still
+//! `#[actions]` impl block, `expand` generates code for both, `env` is `#[derive(Env)]`. On an error the original item is still
 //! emitted, next to `compile_error!`, so one mistake does not cascade into many.
 
 mod attr;
+mod env;
 mod expand;
 mod model;
 
@@ -146,4 +147,27 @@ pub fn actions(args: TokenStream, input: TokenStream) -> TokenStream {
             out.into()
         }
     }
+}
+
+/// A typed environment of key-value store bindings, checked against the config at startup:
+/// the Rust counterpart of generated binding types.
+///
+/// Each field is a `KvStore` bound to the binding named like the field in upper case
+/// (`user_state` → `USER_STATE`), or to `#[binding = "NAME"]`. `system.env::<MyEnv>()` fails
+/// with a clear error when a field's binding is not declared, or a declared binding has no
+/// field. `#[derive(Env)] struct MyEnv { state: KvStore }` expands to:
+///
+/// ```text
+/// impl ::actor_core::Env for MyEnv {
+///     const BINDINGS: &'static [&'static str] = &["STATE"];
+///     fn from_bindings(store: &mut dyn FnMut(&str) -> Result<KvStore, BindingError>)
+///         -> Result<Self, BindingError> { Ok(Self { state: store("STATE")? }) }
+/// }
+/// ```
+#[proc_macro_derive(Env, attributes(binding))]
+pub fn derive_env(input: TokenStream) -> TokenStream {
+    let input = parse_macro_input!(input as DeriveInput);
+    env::derive(&input)
+        .unwrap_or_else(syn::Error::into_compile_error)
+        .into()
 }

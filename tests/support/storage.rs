@@ -86,7 +86,21 @@ impl Storage for TestStorage {
         self.inner.load(kind, key)
     }
 
-    fn commit(&self, batch: &[Write<'_>]) -> Result<(), StorageError> {
+    fn kv_get(&self, store: &str, key: &str) -> Result<Option<String>, StorageError> {
+        self.inner.kv_get(store, key)
+    }
+
+    fn kv_list(
+        &self,
+        store: &str,
+        prefix: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<(String, String)>, StorageError> {
+        self.inner.kv_list(store, prefix, after, limit)
+    }
+
+    fn commit(&self, batch: &mut [Write<'_>]) -> Result<(), StorageError> {
         self.started.fetch_add(1, Ordering::SeqCst);
         let mut held = self.held.lock().unwrap();
         while *held {
@@ -103,13 +117,13 @@ impl Storage for TestStorage {
         self.inner.commit(batch)?;
         let batch = batch
             .iter()
-            .map(|w| match *w {
-                Write::PutActor { kind, key, record } => Committed {
-                    kind: kind.to_owned(),
-                    key: key.to_owned(),
+            .filter_map(|w| match w {
+                Write::PutActor { kind, key, record } => Some(Committed {
+                    kind: (*kind).to_owned(),
+                    key: (*key).to_owned(),
                     record: record.to_vec(),
-                },
-                _ => unreachable!("only actor writes exist"),
+                }),
+                _ => None,
             })
             .collect();
         self.batches.lock().unwrap().push(batch);

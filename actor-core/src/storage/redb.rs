@@ -3,17 +3,19 @@
 //! Tables (see `docs/storage-format.md`):
 //! - `meta`: `&str -> u32`, holding `format_version`.
 //! - `actors`: `(&str kind, &str key) -> &[u8] record`.
+//! - `kv`: `(&str store, &str key) -> &str value`.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use redb::{Database, Durability, ReadableDatabase, TableDefinition};
+use redb::{Database, Durability, ReadableDatabase, ReadableTable, TableDefinition};
 
 use super::{Storage, Write};
 use crate::error::{OpenError, StorageError};
 
 const META: TableDefinition<&str, u32> = TableDefinition::new("meta");
 const ACTORS: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("actors");
+const KV: TableDefinition<(&str, &str), &str> = TableDefinition::new("kv");
 
 /// The storage format version this build writes into `meta`.
 pub(crate) const STORAGE_FORMAT: u32 = 1;
@@ -119,6 +121,7 @@ impl RedbStorage {
                 txn.open_table(META)?
                     .insert("format_version", STORAGE_FORMAT)?;
                 txn.open_table(ACTORS)?;
+                txn.open_table(KV)?;
                 txn.commit()?;
                 Ok(None)
             }
@@ -134,20 +137,34 @@ impl Storage for RedbStorage {
         Ok(record.map(|r| r.value().to_vec()))
     }
 
-    fn commit(&self, batch: &[Write<'_>]) -> Result<(), StorageError> {
-        let run = || -> Result<(), redb::Error> {
+    fn commit(&self, batch: &mut [Write<'_>]) -> Result<(), StorageError> {
+        let mut run = || -> Result<(), redb::Error> {
             let mut txn = self.db.begin_write()?;
             txn.set_durability(Durability::Immediate)?;
             txn.set_quick_repair(self.quick_repair);
             {
                 let mut actors = txn.open_table(ACTORS)?;
-                for write in batch {
-                    match *write {
+                let mut kv = txn.open_table(KV)?;
+                for write in batch.iter_mut() {
+                    match write {
                         Write::PutActor { kind, key, record } => {
-                            actors.insert((kind, key), record)?;
+                            actors.insert((*kind, *key), *record)?;
                         }
                         Write::DeleteActor { kind, key } => {
-                            actors.remove((kind, key))?;
+                            actors.remove((*kind, *key))?;
+                        }
+                        Write::KvSet { store, key, value } => {
+                            kv.insert((*store, *key), *value)?;
+                        }
+                        Write::KvDelete { store, key } => {
+                            kv.remove((*store, *key))?;
+                        }
+                        Write::KvUpdate { store, key, update } => {
+                            let current = kv.get((*store, *key))?.map(|v| v.value().to_owned());
+                            match update(current.as_deref()) {
+                                Some(new) => kv.insert((*store, *key), new.as_str())?,
+                                None => kv.remove((*store, *key))?,
+                            };
                         }
                     }
                 }
@@ -156,6 +173,66 @@ impl Storage for RedbStorage {
             Ok(())
         };
         run().map_err(StorageError::from)
+    }
+
+    fn kv_get(&self, store: &str, key: &str) -> Result<Option<String>, StorageError> {
+        self.kv_get_inner(store, key).map_err(StorageError::from)
+    }
+
+    fn kv_list(
+        &self,
+        store: &str,
+        prefix: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<(String, String)>, StorageError> {
+        self.kv_list_inner(store, prefix, after, limit)
+            .map_err(StorageError::from)
+    }
+}
+
+impl RedbStorage {
+    fn kv_get_inner(&self, store: &str, key: &str) -> Result<Option<String>, redb::Error> {
+        let read = self.db.begin_read()?;
+        let table = match read.open_table(KV) {
+            Ok(table) => table,
+            // A file from before the first key-value write has no such table yet.
+            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
+            Err(e) => return Err(e.into()),
+        };
+        Ok(table.get((store, key))?.map(|v| v.value().to_owned()))
+    }
+
+    fn kv_list_inner(
+        &self,
+        store: &str,
+        prefix: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<(String, String)>, redb::Error> {
+        let read = self.db.begin_read()?;
+        let table = match read.open_table(KV) {
+            Ok(table) => table,
+            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
+            Err(e) => return Err(e.into()),
+        };
+        let start = after.map_or(prefix, |a| a.max(prefix));
+        let mut out = Vec::new();
+        for entry in table.range((store, start)..)? {
+            let (k, v) = entry?;
+            let (entry_store, key) = k.value();
+            if entry_store != store || !key.starts_with(prefix) {
+                break;
+            }
+            if after.is_some_and(|a| key <= a) {
+                continue;
+            }
+            out.push((key.to_owned(), v.value().to_owned()));
+            if out.len() >= limit {
+                break;
+            }
+        }
+        Ok(out)
     }
 }
 

@@ -1,0 +1,490 @@
+//! Durable key-value stores: named maps from string keys to string values, in the same file
+//! as the actors and written by the same group-committing writer.
+//!
+//! A [`KvStore`] is a cheap handle on one store. `set`, `delete` and `update` return once
+//! durable; concurrent writers share commits. `update` runs its closure on the writer thread,
+//! inside the transaction, so read-modify-write never loses an update.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::Path;
+use std::sync::Arc;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use tokio::sync::oneshot;
+
+use crate::error::StorageError;
+use crate::system::SystemInner;
+use crate::writer::{KvOp, Request};
+
+/// The longest key, in bytes.
+pub const MAX_KEY_BYTES: usize = 1024;
+/// The longest value, in bytes.
+pub const MAX_VALUE_BYTES: usize = 1 << 20;
+
+/// A key-value operation failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum KvError {
+    /// Keys may not be empty.
+    #[error("store `{store}`: the empty key is not allowed")]
+    EmptyKey {
+        /// The store.
+        store: String,
+    },
+    /// The key is longer than [`MAX_KEY_BYTES`].
+    #[error("store `{store}`: key of {len} bytes is over the limit of {MAX_KEY_BYTES}")]
+    KeyTooLarge {
+        /// The store.
+        store: String,
+        /// The key's length.
+        len: usize,
+    },
+    /// The value is longer than [`MAX_VALUE_BYTES`].
+    #[error(
+        "store `{store}`, key `{key}`: value of {len} bytes is over the limit of {MAX_VALUE_BYTES}"
+    )]
+    ValueTooLarge {
+        /// The store.
+        store: String,
+        /// The key.
+        key: String,
+        /// The value's length.
+        len: usize,
+    },
+    /// A value that should be JSON (for `get_json`) or an integer (for `increment`) is not.
+    #[error("store `{store}`, key `{key}`: the value is not {expected}")]
+    BadValue {
+        /// The store.
+        store: String,
+        /// The key.
+        key: String,
+        /// What it should have been.
+        expected: &'static str,
+    },
+    /// A value could not be encoded as JSON (`set_json`).
+    #[error("store `{store}`, key `{key}`: cannot encode the value as JSON")]
+    Json {
+        /// The store.
+        store: String,
+        /// The key.
+        key: String,
+        /// Why.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// The `update` closure panicked; nothing was written for it.
+    #[error("store `{store}`, key `{key}`: the update function panicked")]
+    UpdatePanicked {
+        /// The store.
+        store: String,
+        /// The key.
+        key: String,
+    },
+    /// Reading or committing failed; nothing was written.
+    #[error("store `{store}`: storage failed")]
+    Storage {
+        /// The store.
+        store: String,
+        /// What storage reported.
+        #[source]
+        source: Arc<StorageError>,
+    },
+    /// The system is shut down.
+    #[error("the system is shut down")]
+    Shutdown,
+}
+
+/// Serialized as its message with causes, so actions may return it.
+impl Serialize for KvError {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        crate::error::serialize_chain(self, serializer)
+    }
+}
+
+/// One page of [`KvStore::list`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KvPage {
+    /// Keys and values in key order.
+    pub entries: Vec<(String, String)>,
+    /// Where the next page starts (pass it as `after`), or `None` at the end.
+    pub next: Option<String>,
+}
+
+/// A handle on one named store. Cloning is cheap.
+#[derive(Clone)]
+pub struct KvStore {
+    name: Arc<str>,
+    system: Arc<SystemInner>,
+}
+
+impl fmt::Debug for KvStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("KvStore")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
+    }
+}
+
+impl KvStore {
+    pub(crate) fn new(name: &str, system: Arc<SystemInner>) -> Self {
+        Self {
+            name: name.into(),
+            system,
+        }
+    }
+
+    /// The store's id.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn check_key(&self, key: &str) -> Result<(), KvError> {
+        if key.is_empty() {
+            return Err(KvError::EmptyKey {
+                store: self.name.to_string(),
+            });
+        }
+        if key.len() > MAX_KEY_BYTES {
+            return Err(KvError::KeyTooLarge {
+                store: self.name.to_string(),
+                len: key.len(),
+            });
+        }
+        Ok(())
+    }
+
+    fn check_value(&self, key: &str, value: &str) -> Result<(), KvError> {
+        if value.len() > MAX_VALUE_BYTES {
+            return Err(KvError::ValueTooLarge {
+                store: self.name.to_string(),
+                key: key.to_owned(),
+                len: value.len(),
+            });
+        }
+        Ok(())
+    }
+
+    fn storage_error(&self, source: Arc<StorageError>) -> KvError {
+        KvError::Storage {
+            store: self.name.to_string(),
+            source,
+        }
+    }
+
+    /// The value at `key`, or `None`.
+    // Async although redb reads are fast and local: a networked backend must be able to
+    // serve the same call.
+    #[allow(clippy::unused_async)]
+    pub async fn get(&self, key: &str) -> Result<Option<String>, KvError> {
+        self.check_key(key)?;
+        let storage = self.system.storage().ok_or(KvError::Shutdown)?;
+        storage
+            .kv_get(&self.name, key)
+            .map_err(|e| self.storage_error(Arc::new(e)))
+    }
+
+    /// Stores `value` at `key` (overwriting), and returns once it is durable.
+    pub async fn set(&self, key: &str, value: impl Into<String>) -> Result<(), KvError> {
+        self.check_key(key)?;
+        let value = value.into();
+        self.check_value(key, &value)?;
+        self.write(KvOp::Set {
+            key: key.to_owned(),
+            value,
+        })
+        .await
+        .map(drop)
+    }
+
+    /// Removes `key`, and returns once that is durable. Removing a missing key is not an error.
+    pub async fn delete(&self, key: &str) -> Result<(), KvError> {
+        self.check_key(key)?;
+        self.write(KvOp::Delete {
+            key: key.to_owned(),
+        })
+        .await
+        .map(drop)
+    }
+
+    /// Atomically replaces the value at `key` with `f(current)` (`None`: delete it) and
+    /// returns the new value once durable. `f` runs on the writer thread inside the commit,
+    /// so concurrent updates never lose each other's effect; keep it short, and note that it
+    /// runs once per call.
+    pub async fn update<F>(&self, key: &str, f: F) -> Result<Option<String>, KvError>
+    where
+        F: FnOnce(Option<&str>) -> Option<String> + Send + 'static,
+    {
+        self.check_key(key)?;
+        self.write(KvOp::Update {
+            key: key.to_owned(),
+            f: Box::new(f),
+        })
+        .await
+    }
+
+    /// Sets `key` to `new` (`None`: delete) only if its current value is `expected`.
+    /// Returns whether it did.
+    pub async fn compare_and_set(
+        &self,
+        key: &str,
+        expected: Option<&str>,
+        new: Option<String>,
+    ) -> Result<bool, KvError> {
+        if let Some(new) = &new {
+            self.check_value(key, new)?;
+        }
+        let expected = expected.map(str::to_owned);
+        let swapped = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = Arc::clone(&swapped);
+        self.update(key, move |current| {
+            if current == expected.as_deref() {
+                flag.store(true, std::sync::atomic::Ordering::Relaxed);
+                new
+            } else {
+                current.map(str::to_owned)
+            }
+        })
+        .await?;
+        Ok(swapped.load(std::sync::atomic::Ordering::Relaxed))
+    }
+
+    /// Adds `by` to the integer at `key` (a missing key counts as 0) and returns the new
+    /// value: the seed's counter pattern, without lost increments.
+    pub async fn increment(&self, key: &str, by: i64) -> Result<i64, KvError> {
+        let bad = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = Arc::clone(&bad);
+        let new = self
+            .update(key, move |current| {
+                if let Ok(n) = current.map_or(Ok(0), str::parse::<i64>) {
+                    Some(n.saturating_add(by).to_string())
+                } else {
+                    flag.store(true, std::sync::atomic::Ordering::Relaxed);
+                    current.map(str::to_owned)
+                }
+            })
+            .await?;
+        let not_a_number = || KvError::BadValue {
+            store: self.name.to_string(),
+            key: key.to_owned(),
+            expected: "an integer",
+        };
+        if bad.load(std::sync::atomic::Ordering::Relaxed) {
+            return Err(not_a_number());
+        }
+        new.and_then(|v| v.parse().ok()).ok_or_else(not_a_number)
+    }
+
+    /// Keys starting with `prefix`, in order, at most `limit` per page, starting after the
+    /// key `after` (the previous page's `next`).
+    #[allow(clippy::unused_async)] // see `get`
+    pub async fn list(
+        &self,
+        prefix: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<KvPage, KvError> {
+        let storage = self.system.storage().ok_or(KvError::Shutdown)?;
+        let limit = limit.max(1);
+        let mut entries = storage
+            .kv_list(&self.name, prefix, after, limit + 1)
+            .map_err(|e| self.storage_error(Arc::new(e)))?;
+        let next = if entries.len() > limit {
+            entries.truncate(limit);
+            entries.last().map(|(k, _)| k.clone())
+        } else {
+            None
+        };
+        Ok(KvPage { entries, next })
+    }
+
+    /// The value at `key`, parsed from JSON.
+    pub async fn get_json<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, KvError> {
+        self.get(key)
+            .await?
+            .map(|raw| {
+                serde_json::from_str(&raw).map_err(|_| KvError::BadValue {
+                    store: self.name.to_string(),
+                    key: key.to_owned(),
+                    expected: "JSON of the requested type",
+                })
+            })
+            .transpose()
+    }
+
+    /// Stores `value` at `key` as JSON text (values stay strings on disk).
+    pub async fn set_json<T: Serialize + ?Sized>(
+        &self,
+        key: &str,
+        value: &T,
+    ) -> Result<(), KvError> {
+        let raw = serde_json::to_string(value).map_err(|source| KvError::Json {
+            store: self.name.to_string(),
+            key: key.to_owned(),
+            source,
+        })?;
+        self.set(key, raw).await
+    }
+
+    async fn write(&self, op: KvOp) -> Result<Option<String>, KvError> {
+        let (done, wait) = oneshot::channel();
+        let key = op.key().to_owned();
+        let request = Request::Kv {
+            store: Arc::clone(&self.name),
+            op,
+            done,
+        };
+        if self.system.storage().is_none() || self.system.writer.send(request).is_err() {
+            return Err(KvError::Shutdown);
+        }
+        match wait.await {
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err(KvWriteError::Storage(source))) => Err(self.storage_error(source)),
+            Ok(Err(KvWriteError::Panicked)) => Err(KvError::UpdatePanicked {
+                store: self.name.to_string(),
+                key,
+            }),
+            Ok(Err(KvWriteError::TooLarge(len))) => Err(KvError::ValueTooLarge {
+                store: self.name.to_string(),
+                key,
+                len,
+            }),
+            Err(_) => Err(KvError::Shutdown),
+        }
+    }
+}
+
+/// Why the writer could not apply a key-value write.
+#[derive(Debug)]
+pub(crate) enum KvWriteError {
+    Storage(Arc<StorageError>),
+    Panicked,
+    TooLarge(usize),
+}
+
+/// Binding names (what code uses, like `STATE`) mapped to store ids (like `"default"`).
+///
+/// Read from the `[state]` table of a TOML file:
+///
+/// ```toml
+/// [state]
+/// STATE = "default"
+/// USER_STATE = "users"
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Bindings {
+    map: BTreeMap<String, String>,
+}
+
+/// A config file could not be read.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read {path}")]
+    Read {
+        /// The file.
+        path: std::path::PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The text is not valid TOML, or `[state]` is not a table of strings.
+    #[error("invalid config: {0}")]
+    Parse(#[source] toml::de::Error),
+    /// A binding or store id is empty.
+    #[error("binding `{0}`: names and store ids may not be empty")]
+    Empty(String),
+}
+
+/// A binding was asked for that the config does not declare, or an [`Env`] does not fit it.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum BindingError {
+    /// The binding is not in the config.
+    #[error("binding `{name}` is not declared in [state] (declared: {declared:?})")]
+    Missing {
+        /// The binding asked for.
+        name: String,
+        /// The bindings the config declares.
+        declared: Vec<String>,
+    },
+    /// The config declares a binding the environment type has no field for.
+    #[error("binding `{name}` is declared in [state] but the environment has no field for it")]
+    Unknown {
+        /// The binding.
+        name: String,
+    },
+}
+
+impl Bindings {
+    /// No bindings.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds (or replaces) a binding, in code.
+    #[must_use]
+    pub fn bind(mut self, name: impl Into<String>, store: impl Into<String>) -> Self {
+        self.map.insert(name.into(), store.into());
+        self
+    }
+
+    /// Parses the `[state]` table of a TOML document (other tables are ignored).
+    pub fn from_toml(text: &str) -> Result<Self, ConfigError> {
+        #[derive(serde::Deserialize)]
+        struct File {
+            #[serde(default)]
+            state: BTreeMap<String, String>,
+        }
+        let file: File = toml::from_str(text).map_err(ConfigError::Parse)?;
+        if let Some((name, _)) = file
+            .state
+            .iter()
+            .find(|(n, s)| n.is_empty() || s.is_empty())
+        {
+            return Err(ConfigError::Empty(name.clone()));
+        }
+        Ok(Self { map: file.state })
+    }
+
+    /// Reads a TOML config file (e.g. `actors.toml`).
+    pub fn load(path: impl AsRef<Path>) -> Result<Self, ConfigError> {
+        let path = path.as_ref();
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Self::from_toml(&text)
+    }
+
+    /// The store id bound to `name`.
+    pub fn store(&self, name: &str) -> Result<&str, BindingError> {
+        self.map
+            .get(name)
+            .map(String::as_str)
+            .ok_or_else(|| BindingError::Missing {
+                name: name.to_owned(),
+                declared: self.names().map(str::to_owned).collect(),
+            })
+    }
+
+    /// Every binding name, in order.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.map.keys().map(String::as_str)
+    }
+}
+
+/// A typed environment: a struct whose fields are store bindings, checked against the config
+/// at startup. Derive it with `#[derive(Env)]`: each field of type [`KvStore`] is the binding
+/// of its name in upper case (`user_state` → `USER_STATE`), or `#[binding = "NAME"]`.
+pub trait Env: Sized {
+    /// The binding names the type needs, in field order.
+    const BINDINGS: &'static [&'static str];
+
+    /// Builds the environment, asking `store` for the store of each binding.
+    fn from_bindings(
+        store: &mut dyn FnMut(&str) -> Result<KvStore, BindingError>,
+    ) -> Result<Self, BindingError>;
+}
