@@ -3,6 +3,8 @@
 //! ```text
 //! durability_probe run --db FILE --actors N --clients C [--seconds S]
 //! durability_probe dump --db FILE --actors N
+//! durability_probe kv-run --db FILE --keys N --clients C [--seconds S]
+//! durability_probe kv-dump --db FILE --keys N
 //! ```
 //!
 //! `run` starts N counter actors keyed `k0` … `k{N-1}` and C client tasks that loop forever:
@@ -15,8 +17,12 @@
 //! read through the public API, and exits 0; on any error it prints the error to stderr and
 //! exits non-zero.
 //!
-//! A test (`tests/crash.rs`) kills `run` with SIGKILL at random moments and checks with `dump`
-//! that no acknowledged value was lost.
+//! `kv-run` and `kv-dump` do the same for the key-value store `probe`: each client atomically
+//! increments the integer at a random key `k0` … `k{N-1}` and prints `kvack <key> <value>`
+//! once durable; `kv-dump` prints `kv <key> <value>` (0 for a missing key).
+//!
+//! Tests (`tests/crash.rs`) kill `run` and `kv-run` with SIGKILL at random moments and check
+//! with `dump` and `kv-dump` that no acknowledged value was lost.
 
 use std::io::Write as _;
 use std::process::ExitCode;
@@ -64,14 +70,16 @@ fn parse() -> Option<Options> {
         let value = args.next()?;
         match flag.as_str() {
             "--db" => options.db = value,
-            "--actors" => options.actors = value.parse().ok()?,
+            "--actors" | "--keys" => options.actors = value.parse().ok()?,
             "--clients" => options.clients = value.parse().ok()?,
             "--seconds" => options.seconds = Some(value.parse().ok()?),
             _ => return None,
         }
     }
-    let valid = matches!(options.command.as_str(), "run" | "dump")
-        && !options.db.is_empty()
+    let valid = matches!(
+        options.command.as_str(),
+        "run" | "dump" | "kv-run" | "kv-dump"
+    ) && !options.db.is_empty()
         && options.actors > 0
         && options.clients > 0;
     valid.then_some(options)
@@ -80,7 +88,7 @@ fn parse() -> Option<Options> {
 fn main() -> ExitCode {
     let Some(options) = parse() else {
         eprintln!(
-            "usage: durability_probe run --db FILE --actors N --clients C [--seconds S]\n       durability_probe dump --db FILE --actors N"
+            "usage: durability_probe run|kv-run --db FILE --actors|--keys N --clients C [--seconds S]\n       durability_probe dump|kv-dump --db FILE --actors|--keys N"
         );
         return ExitCode::from(2);
     };
@@ -94,6 +102,8 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async {
         match options.command.as_str() {
             "run" => run(&options).await,
+            "kv-run" => kv_run(&options).await,
+            "kv-dump" => kv_dump(&options).await,
             _ => dump(&options).await,
         }
     });
@@ -175,6 +185,61 @@ async fn dump(options: &Options) -> Result<(), BoxError> {
             Err(e) => return Err(e.into()),
         };
         writeln!(out, "state {key} {value}")?;
+    }
+    out.flush()?;
+    drop(out);
+    system.shutdown().await;
+    Ok(())
+}
+
+async fn kv_run(options: &Options) -> Result<(), BoxError> {
+    let system = System::open(&options.db).await?;
+    let store = system.kv("probe");
+    let keys = options.actors;
+    let mut clients = Vec::new();
+    for client in 0..options.clients {
+        let store = store.clone();
+        let mut x = seed(client);
+        clients.push(tokio::spawn(async move {
+            loop {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                let key = format!("k{}", x % keys as u64);
+                match store.increment(&key, 1).await {
+                    Ok(value) => {
+                        let mut out = std::io::stdout().lock();
+                        if writeln!(out, "kvack {key} {value}")
+                            .and_then(|()| out.flush())
+                            .is_err()
+                        {
+                            return;
+                        }
+                    }
+                    Err(e) => eprintln!("increment of {key} failed: {e}"),
+                }
+            }
+        }));
+    }
+    match options.seconds {
+        Some(seconds) => tokio::time::sleep(Duration::from_secs(seconds)).await,
+        None => std::future::pending().await,
+    }
+    for client in &clients {
+        client.abort();
+    }
+    system.shutdown().await;
+    Ok(())
+}
+
+async fn kv_dump(options: &Options) -> Result<(), BoxError> {
+    let system = System::open(&options.db).await?;
+    let store = system.kv("probe");
+    let mut out = std::io::stdout().lock();
+    for i in 0..options.actors {
+        let key = format!("k{i}");
+        let value = store.get(&key).await?.unwrap_or_else(|| "0".to_owned());
+        writeln!(out, "kv {key} {value}")?;
     }
     out.flush()?;
     drop(out);

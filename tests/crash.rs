@@ -19,9 +19,50 @@ fn probe() -> Command {
     Command::new(bin::example("durability_probe"))
 }
 
+/// Which side of the probe a test drives: actors or the key-value store.
+#[derive(Clone, Copy)]
+enum Mode {
+    Actors,
+    Kv,
+}
+
+impl Mode {
+    fn run(self) -> &'static str {
+        match self {
+            Self::Actors => "run",
+            Self::Kv => "kv-run",
+        }
+    }
+
+    fn dump(self) -> &'static str {
+        match self {
+            Self::Actors => "dump",
+            Self::Kv => "kv-dump",
+        }
+    }
+
+    fn ack(self) -> &'static str {
+        match self {
+            Self::Actors => "ack",
+            Self::Kv => "kvack",
+        }
+    }
+
+    fn state(self) -> &'static str {
+        match self {
+            Self::Actors => "state",
+            Self::Kv => "kv",
+        }
+    }
+}
+
 fn dump(db: &str) -> HashMap<String, u64> {
+    dump_mode(db, Mode::Actors)
+}
+
+fn dump_mode(db: &str, mode: Mode) -> HashMap<String, u64> {
     let out = probe()
-        .args(["dump", "--db", db, "--actors", &ACTORS.to_string()])
+        .args([mode.dump(), "--db", db, "--actors", &ACTORS.to_string()])
         .output()
         .expect("run dump");
     assert!(
@@ -35,7 +76,7 @@ fn dump(db: &str) -> HashMap<String, u64> {
         .filter_map(|line| {
             let mut parts = line.split(' ');
             match (parts.next(), parts.next(), parts.next()) {
-                (Some("state"), Some(key), Some(value)) => {
+                (Some(tag), Some(key), Some(value)) if tag == mode.state() => {
                     Some((key.to_owned(), value.parse().expect("a number")))
                 }
                 _ => None,
@@ -47,10 +88,10 @@ fn dump(db: &str) -> HashMap<String, u64> {
 }
 
 /// Runs the probe until `kill_after`, SIGKILLs it, and returns every `ack` it printed.
-fn run_and_kill(db: &str, kill_after: Duration) -> Vec<(String, u64)> {
+fn run_and_kill(db: &str, mode: Mode, kill_after: Duration) -> Vec<(String, u64)> {
     let mut child = probe()
         .args([
-            "run",
+            mode.run(),
             "--db",
             db,
             "--actors",
@@ -71,7 +112,7 @@ fn run_and_kill(db: &str, kill_after: Duration) -> Vec<(String, u64)> {
             .map(|line| {
                 let mut parts = line.split(' ');
                 match (parts.next(), parts.next(), parts.next()) {
-                    (Some("ack"), Some(key), Some(value)) => {
+                    (Some(tag), Some(key), Some(value)) if tag == mode.ack() => {
                         (key.to_owned(), value.parse::<u64>().expect("a number"))
                     }
                     _ => panic!("unexpected stdout line: {line}"),
@@ -87,7 +128,16 @@ fn run_and_kill(db: &str, kill_after: Duration) -> Vec<(String, u64)> {
 
 #[test]
 fn acknowledged_increments_survive_sigkill() {
-    let path = storage::temp_path("crash");
+    kill_loop(Mode::Actors);
+}
+
+#[test]
+fn acknowledged_kv_increments_survive_sigkill() {
+    kill_loop(Mode::Kv);
+}
+
+fn kill_loop(mode: Mode) {
+    let path = storage::temp_path(mode.run());
     let db = path.to_str().expect("utf-8 path").to_owned();
     let mut highest_ack: HashMap<String, u64> = HashMap::new();
     let mut last_dump: HashMap<String, u64> = HashMap::new();
@@ -99,12 +149,12 @@ fn acknowledged_increments_survive_sigkill() {
         seed ^= seed >> 7;
         seed ^= seed << 17;
         let kill_after = Duration::from_millis(30 + seed % 270);
-        for (key, value) in run_and_kill(&db, kill_after) {
+        for (key, value) in run_and_kill(&db, mode, kill_after) {
             acks += 1;
             let high = highest_ack.entry(key).or_default();
             *high = (*high).max(value);
         }
-        let now = dump(&db);
+        let now = dump_mode(&db, mode);
         for (key, &value) in &now {
             let acked = highest_ack.get(key).copied().unwrap_or(0);
             assert!(
