@@ -61,3 +61,33 @@ fn sleep_memory_lets_every_actor_sleep() {
     assert!(out.contains("touched 2000 actors"), "{out}");
     assert!(out.contains("after sleep: awake 0, registered 0"), "{out}");
 }
+
+#[test]
+fn the_key_value_examples_do_what_the_seed_shows() {
+    let flags = run("kv_feature_flags", &[]);
+    assert!(
+        flags.contains("dark-mode enabled: false\nenabled dark-mode\ndark-mode enabled: true"),
+        "{flags}"
+    );
+    let counters = run("kv_counters", &[]);
+    assert!(
+        counters.contains("8 x 100 concurrent increments: 800"),
+        "{counters}"
+    );
+    assert!(
+        counters.contains("after a restart and one more: 801"),
+        "{counters}"
+    );
+    let prefs = run("kv_preferences", &[]);
+    assert!(
+        prefs.contains(r#"stored as:        {"language":"en","theme":"dark"}"#),
+        "{prefs}"
+    );
+    let json = run("kv_json", &[]);
+    assert!(
+        json.contains(r#"stored:  {"name":"Alice","role":"admin"}"#),
+        "{json}"
+    );
+    let stores = run("kv_multiple_stores", &[]);
+    assert!(stores.contains("STATE has user:abc? None"), "{stores}");
+}

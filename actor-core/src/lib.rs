@@ -125,6 +125,8 @@ mod guide {
     struct Lifecycle;
     #[doc = include_str!("../../docs/types.md")]
     struct Types;
+    #[doc = include_str!("../../docs/kv-state.md")]
+    struct KvState;
     #[doc = include_str!("../../docs/durability.md")]
     struct Durability;
     #[doc = include_str!("../../docs/storage-format.md")]
