@@ -136,29 +136,45 @@ async fn run(options: &Options) -> Result<(), BoxError> {
         );
     }
     let handles = std::sync::Arc::new(handles);
+    drive_clients(options, move |random| {
+        let handles = std::sync::Arc::clone(&handles);
+        async move {
+            let actor = &handles[usize::try_from(random % handles.len() as u64).unwrap_or(0)];
+            match actor.increment().await {
+                Ok(value) => Some(format!("ack {} {value}", actor.key())),
+                Err(e) => {
+                    eprintln!("increment of {} failed: {e}", actor.key());
+                    None
+                }
+            }
+        }
+    })
+    .await;
+    system.shutdown().await;
+    Ok(())
+}
+
+/// Runs `options.clients` tasks that each loop: call `step` with a random number and print
+/// the line it returns, flushed at once. Until killed, or for `options.seconds`.
+async fn drive_clients<F, Fut>(options: &Options, step: F)
+where
+    F: Fn(u64) -> Fut + Clone + Send + 'static,
+    Fut: std::future::Future<Output = Option<String>> + Send,
+{
     let mut clients = Vec::new();
     for client in 0..options.clients {
-        let handles = std::sync::Arc::clone(&handles);
+        let step = step.clone();
         let mut x = seed(client);
         clients.push(tokio::spawn(async move {
             loop {
                 x ^= x << 13;
                 x ^= x >> 7;
                 x ^= x << 17;
-                let i = usize::try_from(x % handles.len() as u64).unwrap_or(0);
-                let actor = &handles[i];
-                match actor.increment().await {
-                    Ok(value) => {
-                        let mut out = std::io::stdout().lock();
-                        // If stdout is gone there is nobody to tell: stop this client.
-                        if writeln!(out, "ack {} {value}", actor.key())
-                            .and_then(|()| out.flush())
-                            .is_err()
-                        {
-                            return;
-                        }
-                    }
-                    Err(e) => eprintln!("increment of {} failed: {e}", actor.key()),
+                let Some(line) = step(x).await else { continue };
+                let mut out = std::io::stdout().lock();
+                // If stdout is gone there is nobody to tell: stop this client.
+                if writeln!(out, "{line}").and_then(|()| out.flush()).is_err() {
+                    return;
                 }
             }
         }));
@@ -170,8 +186,6 @@ async fn run(options: &Options) -> Result<(), BoxError> {
     for client in &clients {
         client.abort();
     }
-    system.shutdown().await;
-    Ok(())
 }
 
 async fn dump(options: &Options) -> Result<(), BoxError> {
@@ -195,39 +209,21 @@ async fn dump(options: &Options) -> Result<(), BoxError> {
 async fn kv_run(options: &Options) -> Result<(), BoxError> {
     let system = System::open(&options.db).await?;
     let store = system.kv("probe");
-    let keys = options.actors;
-    let mut clients = Vec::new();
-    for client in 0..options.clients {
+    let keys = options.actors as u64;
+    drive_clients(options, move |random| {
         let store = store.clone();
-        let mut x = seed(client);
-        clients.push(tokio::spawn(async move {
-            loop {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                let key = format!("k{}", x % keys as u64);
-                match store.increment(&key, 1).await {
-                    Ok(value) => {
-                        let mut out = std::io::stdout().lock();
-                        if writeln!(out, "kvack {key} {value}")
-                            .and_then(|()| out.flush())
-                            .is_err()
-                        {
-                            return;
-                        }
-                    }
-                    Err(e) => eprintln!("increment of {key} failed: {e}"),
+        async move {
+            let key = format!("k{}", random % keys);
+            match store.increment(&key, 1).await {
+                Ok(value) => Some(format!("kvack {key} {value}")),
+                Err(e) => {
+                    eprintln!("increment of {key} failed: {e}");
+                    None
                 }
             }
-        }));
-    }
-    match options.seconds {
-        Some(seconds) => tokio::time::sleep(Duration::from_secs(seconds)).await,
-        None => std::future::pending().await,
-    }
-    for client in &clients {
-        client.abort();
-    }
+        }
+    })
+    .await;
     system.shutdown().await;
     Ok(())
 }
