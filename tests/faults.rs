@@ -68,10 +68,7 @@ fn run(steps: &[Step]) -> Result<(), TestCaseError> {
                 Step::Panic(a) => {
                     let r = handles[a].ask(Op::AddThenPanic(100)).await;
                     prop_assert!(
-                        matches!(
-                            r,
-                            Err(AskError::Panicked { .. }) | Err(AskError::Stopped { .. })
-                        ),
+                        matches!(r, Err(AskError::Panicked { .. } | AskError::Stopped { .. })),
                         "{r:?}"
                     );
                     if matches!(r, Err(AskError::Stopped { .. })) {
