@@ -7,6 +7,7 @@
 
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, PoisonError, RwLock};
 
 use redb::{Database, Durability, ReadableDatabase, ReadableTable, TableDefinition};
 
@@ -50,7 +51,14 @@ pub struct RedbStorage {
     path: PathBuf,
     quick_repair: bool,
     delete_on_drop: bool,
+    /// The key-value table as of the newest commit, opened once per commit by the writer so
+    /// that a `get` costs a lock and a lookup rather than a new read transaction. Replaced
+    /// before `commit` returns, so a reader never misses a write that was acknowledged.
+    kv_snapshot: RwLock<Option<Arc<KvTable>>>,
 }
+
+/// A read-only view of the key-value table.
+type KvTable = redb::ReadOnlyTable<(&'static str, &'static str), &'static str>;
 
 impl fmt::Debug for RedbStorage {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -82,17 +90,17 @@ impl RedbStorage {
             path: path.clone(),
             quick_repair: options.quick_repair,
             delete_on_drop: options.delete_on_drop,
+            kv_snapshot: RwLock::new(None),
         };
-        storage
-            .init()
-            .map_err(db_error)?
-            .map_or(Ok(storage), |found| {
-                Err(OpenError::UnsupportedFormat {
-                    path: path.clone(),
-                    found,
-                    supported: STORAGE_FORMAT,
-                })
+        let init = storage.init().map_err(db_error)?;
+        storage.refresh_kv_snapshot();
+        init.map_or(Ok(storage), |found| {
+            Err(OpenError::UnsupportedFormat {
+                path: path.clone(),
+                found,
+                supported: STORAGE_FORMAT,
             })
+        })
     }
 
     /// The file this storage writes.
@@ -172,7 +180,13 @@ impl Storage for RedbStorage {
             txn.commit()?;
             Ok(())
         };
-        run().map_err(StorageError::from)
+        let result = run().map_err(StorageError::from);
+        if result.is_ok() {
+            // After every commit, not only key-value ones: a snapshot held across later
+            // commits would keep redb from reusing the pages they free.
+            self.refresh_kv_snapshot();
+        }
+        result
     }
 
     fn kv_get(&self, store: &str, key: &str) -> Result<Option<String>, StorageError> {
@@ -192,7 +206,28 @@ impl Storage for RedbStorage {
 }
 
 impl RedbStorage {
+    /// Opens the key-value table as it is now and makes it the snapshot `get` reads.
+    fn refresh_kv_snapshot(&self) {
+        let table = self
+            .db
+            .begin_read()
+            .ok()
+            .and_then(|read| read.open_table(KV).ok());
+        *self
+            .kv_snapshot
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = table.map(Arc::new);
+    }
+
     fn kv_get_inner(&self, store: &str, key: &str) -> Result<Option<String>, redb::Error> {
+        let snapshot = self
+            .kv_snapshot
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        if let Some(table) = snapshot {
+            return Ok(table.get((store, key))?.map(|v| v.value().to_owned()));
+        }
         let read = self.db.begin_read()?;
         let table = match read.open_table(KV) {
             Ok(table) => table,
