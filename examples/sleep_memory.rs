@@ -101,6 +101,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         end - start
     );
     system.shutdown().await;
+    drop(system);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    println!("after shutdown (file closed): rss {:.1} MiB", rss_mib());
     std::fs::remove_file(&path)?;
     Ok(())
 }

@@ -1,26 +1,108 @@
-//! `kill -9` at random moments never loses an acknowledged action. The durability probe runs
-//! as a real child process, is killed with SIGKILL, and `dump` (another process, through the
-//! public API) must show every key at or above its highest acknowledged value, and never
-//! below an earlier dump.
+//! Black-box crash tests: `examples/durability_probe.rs` runs as a real child process, is
+//! killed with SIGKILL at random moments, and another process (`dump`, through the public
+//! API) must find every key at or above the highest value ever acknowledged for it, and never
+//! below an earlier dump. Also: a second process gets a clear error rather than a hang, and
+//! clean runs with `--seconds` exit 0 and let the counters go on.
 
 #[path = "support/bin.rs"]
 mod bin;
-#[path = "support/storage.rs"]
-mod storage;
 
-use std::collections::HashMap;
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::collections::{HashMap, HashSet};
+use std::fs::File;
+use std::io::{BufRead as _, BufReader, Read as _};
+use std::path::PathBuf;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-const ACTORS: usize = 8;
+/// How many SIGKILLs the kill loops deal.
+const KILLS: usize = 24;
+/// Actors (or key-value keys) the kill loops spread increments over.
+const KEYS: usize = 8;
+/// Concurrent clients in each killed run.
+const CLIENTS: usize = 16;
+/// Longest a `dump` or a clean `run --seconds 1` may take before it counts as hung.
+const PATIENCE: Duration = Duration::from_secs(30);
 
-fn probe() -> Command {
-    Command::new(bin::example("durability_probe"))
+// ---------------------------------------------------------------------------------------------
+// The probe binary
+
+fn probe(args: &[&str]) -> Command {
+    let mut command = Command::new(bin::example("durability_probe"));
+    command.args(args).stdin(Stdio::null());
+    command
 }
 
-/// Which side of the probe a test drives: actors or the key-value store.
-#[derive(Clone, Copy)]
+// ---------------------------------------------------------------------------------------------
+// Scratch space
+
+/// A fresh directory under the system temp dir, removed (with everything in it) on drop, so
+/// also when a test fails.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(name: &str) -> Self {
+        static COUNTER: AtomicU64 = AtomicU64::new(0);
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_nanos();
+        let unique = format!(
+            "actor-suite-crash-{name}-{}-{nanos:x}-{}",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::Relaxed)
+        );
+        let path = std::env::temp_dir().join(unique);
+        std::fs::create_dir(&path).expect("create the temp dir");
+        Self(path)
+    }
+
+    fn file(&self, name: &str) -> String {
+        self.0
+            .join(name)
+            .to_str()
+            .expect("a UTF-8 temp path")
+            .to_owned()
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A small xorshift64 generator for kill delays.
+struct XorShift(u64);
+
+impl XorShift {
+    fn seeded() -> Self {
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default();
+        let seed = u64::from(now.subsec_nanos()) ^ u64::from(std::process::id()).rotate_left(32);
+        Self(seed | 1)
+    }
+
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    /// A number in `low..high`.
+    fn between(&mut self, low: u64, high: u64) -> u64 {
+        low + self.next() % (high - low)
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The two sides of the probe
+
+/// Actors (`run` / `dump`) or the key-value store (`kv-run` / `kv-dump`).
+#[derive(Debug, Clone, Copy)]
 enum Mode {
     Actors,
     Kv,
@@ -41,6 +123,14 @@ impl Mode {
         }
     }
 
+    fn count_flag(self) -> &'static str {
+        match self {
+            Self::Actors => "--actors",
+            Self::Kv => "--keys",
+        }
+    }
+
+    /// The tag of `run`'s acknowledgement lines.
     fn ack(self) -> &'static str {
         match self {
             Self::Actors => "ack",
@@ -48,83 +138,204 @@ impl Mode {
         }
     }
 
+    /// The tag of `dump`'s lines.
     fn state(self) -> &'static str {
         match self {
             Self::Actors => "state",
             Self::Kv => "kv",
         }
     }
+
+    fn run_args(self, db: &str, keys: usize, clients: usize) -> Vec<String> {
+        [
+            self.run(),
+            "--db",
+            db,
+            self.count_flag(),
+            &keys.to_string(),
+            "--clients",
+            &clients.to_string(),
+        ]
+        .map(str::to_owned)
+        .to_vec()
+    }
 }
 
-fn dump(db: &str) -> HashMap<String, u64> {
-    dump_mode(db, Mode::Actors)
+/// `<tag> <key> <value>` with `key` one of `k0` … `k{keys-1}`; `None` for anything else.
+fn parse_line(line: &str, tag: &str, keys: usize) -> Option<(String, u64)> {
+    let mut parts = line.split(' ');
+    let (Some(t), Some(key), Some(value), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return None;
+    };
+    let index: usize = key.strip_prefix('k')?.parse().ok()?;
+    if t != tag || index >= keys || key != format!("k{index}") {
+        return None;
+    }
+    Some((key.to_owned(), value.parse().ok()?))
 }
 
-fn dump_mode(db: &str, mode: Mode) -> HashMap<String, u64> {
-    let out = probe()
-        .args([mode.dump(), "--db", db, "--actors", &ACTORS.to_string()])
-        .output()
-        .expect("run dump");
+/// What a run printed on stdout.
+#[derive(Debug, Default)]
+struct RunOutput {
+    /// Every `ack` line, in the order printed.
+    acks: Vec<(String, u64)>,
+    /// Complete lines that are not `ack` lines (there should be none).
+    unexpected: Vec<String>,
+    /// A last line cut off by the kill, without its newline (not counted as an ack).
+    cut_off: Option<String>,
+}
+
+/// Reads `stdout` to EOF on a thread: after a SIGKILL, that is every line the probe printed.
+fn collect_acks(
+    stdout: impl std::io::Read + Send + 'static,
+    mode: Mode,
+    keys: usize,
+) -> JoinHandle<RunOutput> {
+    std::thread::spawn(move || {
+        let mut reader = BufReader::new(stdout);
+        let mut out = RunOutput::default();
+        let mut bytes = Vec::new();
+        loop {
+            bytes.clear();
+            match reader.read_until(b'\n', &mut bytes) {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {}
+            }
+            let line = String::from_utf8_lossy(&bytes);
+            let Some(complete) = line.strip_suffix('\n') else {
+                out.cut_off = Some(line.into_owned());
+                break;
+            };
+            match parse_line(complete, mode.ack(), keys) {
+                Some(ack) => out.acks.push(ack),
+                None => out.unexpected.push(complete.to_owned()),
+            }
+        }
+        out
+    })
+}
+
+/// Waits for `child`, killing it and failing the test after `limit`.
+fn wait_within(child: &mut Child, limit: Duration, what: &str) -> ExitStatus {
+    let start = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().expect("poll the child") {
+            return status;
+        }
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{what} did not exit within {limit:?}: it hangs");
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+struct Finished {
+    status: ExitStatus,
+    stdout: String,
+    stderr: String,
+    elapsed: Duration,
+}
+
+/// Runs `command` to completion (at most `limit`), capturing stdout and stderr.
+fn finish(mut command: Command, limit: Duration, what: &str) -> Finished {
+    let start = Instant::now();
+    let mut child = command
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("start {what}: {e}"));
+    let drain = |mut pipe: Box<dyn std::io::Read + Send>| {
+        std::thread::spawn(move || {
+            let mut text = String::new();
+            let _ = pipe.read_to_string(&mut text);
+            text
+        })
+    };
+    let stdout = drain(Box::new(child.stdout.take().expect("stdout")));
+    let stderr = drain(Box::new(child.stderr.take().expect("stderr")));
+    let status = wait_within(&mut child, limit, what);
+    Finished {
+        status,
+        stdout: stdout.join().expect("stdout reader"),
+        stderr: stderr.join().expect("stderr reader"),
+        elapsed: start.elapsed(),
+    }
+}
+
+/// Runs `dump` (or `kv-dump`), which must exit 0, and returns each key's value.
+fn dump(db: &str, mode: Mode, keys: usize) -> HashMap<String, u64> {
+    let out = finish(
+        probe(&[
+            mode.dump(),
+            "--db",
+            db,
+            mode.count_flag(),
+            &keys.to_string(),
+        ]),
+        PATIENCE,
+        mode.dump(),
+    );
     assert!(
         out.status.success(),
-        "dump failed: {}",
-        String::from_utf8_lossy(&out.stderr)
+        "{} failed ({}): {}",
+        mode.dump(),
+        out.status,
+        out.stderr
     );
-    let text = String::from_utf8(out.stdout).expect("utf-8");
-    let values: HashMap<String, u64> = text
-        .lines()
-        .filter_map(|line| {
-            let mut parts = line.split(' ');
-            match (parts.next(), parts.next(), parts.next()) {
-                (Some(tag), Some(key), Some(value)) if tag == mode.state() => {
-                    Some((key.to_owned(), value.parse().expect("a number")))
-                }
-                _ => None,
-            }
-        })
-        .collect();
-    assert_eq!(values.len(), ACTORS, "dump printed:\n{text}");
+    let mut values = HashMap::new();
+    for line in out.stdout.lines() {
+        let (key, value) = parse_line(line, mode.state(), keys)
+            .unwrap_or_else(|| panic!("unexpected dump line {line:?} in:\n{}", out.stdout));
+        assert!(
+            values.insert(key, value).is_none(),
+            "a key twice in:\n{}",
+            out.stdout
+        );
+    }
+    assert_eq!(values.len(), keys, "dump printed:\n{}", out.stdout);
     values
 }
 
-/// Runs the probe until `kill_after`, SIGKILLs it, and returns every `ack` it printed.
-fn run_and_kill(db: &str, mode: Mode, kill_after: Duration) -> Vec<(String, u64)> {
-    let mut child = probe()
-        .args([
-            mode.run(),
-            "--db",
-            db,
-            "--actors",
-            &ACTORS.to_string(),
-            "--clients",
-            "16",
-        ])
+/// Starts `run`, lets it work for `kill_after`, SIGKILLs it, and returns what it printed.
+fn run_and_kill(
+    dir: &TempDir,
+    db: &str,
+    mode: Mode,
+    round: usize,
+    kill_after: Duration,
+) -> RunOutput {
+    let stderr_path = dir.file(&format!("{}-{round}.stderr", mode.run()));
+    let mut child = probe(&[])
+        .args(mode.run_args(db, KEYS, CLIENTS))
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(File::create(&stderr_path).expect("create the stderr file"))
         .spawn()
-        .expect("start probe");
-    let stdout = child.stdout.take().expect("stdout");
-    let reader = std::thread::spawn(move || {
-        // Reads until EOF: every line printed before the kill counts as acknowledged.
-        BufReader::new(stdout)
-            .lines()
-            .map_while(Result::ok)
-            .map(|line| {
-                let mut parts = line.split(' ');
-                match (parts.next(), parts.next(), parts.next()) {
-                    (Some(tag), Some(key), Some(value)) if tag == mode.ack() => {
-                        (key.to_owned(), value.parse::<u64>().expect("a number"))
-                    }
-                    _ => panic!("unexpected stdout line: {line}"),
-                }
-            })
-            .collect::<Vec<_>>()
-    });
+        .expect("start the probe");
+    let reader = collect_acks(child.stdout.take().expect("stdout"), mode, KEYS);
     std::thread::sleep(kill_after);
-    child.kill().expect("SIGKILL");
-    child.wait().expect("reap");
-    reader.join().expect("reader")
+    child.kill().expect("SIGKILL the probe");
+    let status = child.wait().expect("reap the probe");
+    let acks = reader.join().expect("the stdout reader");
+    let stderr = std::fs::read_to_string(&stderr_path).unwrap_or_default();
+    // It should have died of the kill, not of something of its own.
+    assert!(
+        !status.success() && status.code().is_none(),
+        "round {round}: the probe exited by itself ({status}) before the kill: {stderr}"
+    );
+    assert!(
+        acks.unexpected.is_empty(),
+        "round {round}: stdout carried more than acks: {:?}; stderr: {stderr}",
+        acks.unexpected
+    );
+    acks
 }
+
+// ---------------------------------------------------------------------------------------------
+// Tests
 
 #[test]
 fn acknowledged_increments_survive_sigkill() {
@@ -137,29 +348,36 @@ fn acknowledged_kv_increments_survive_sigkill() {
 }
 
 fn kill_loop(mode: Mode) {
-    let path = storage::temp_path(mode.run());
-    let db = path.to_str().expect("utf-8 path").to_owned();
+    let dir = TempDir::new(mode.run());
+    let db = dir.file("probe.redb");
+    let mut rng = XorShift::seeded();
     let mut highest_ack: HashMap<String, u64> = HashMap::new();
+    let mut seen: HashSet<(String, u64)> = HashSet::new();
     let mut last_dump: HashMap<String, u64> = HashMap::new();
-    let mut acks = 0;
-    let mut seed = u64::from(std::process::id()) | 1;
-    let kills = 24;
-    for round in 0..kills {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        let kill_after = Duration::from_millis(30 + seed % 270);
-        for (key, value) in run_and_kill(&db, mode, kill_after) {
-            acks += 1;
+    let (mut acks, mut cut_off) = (0usize, 0usize);
+    let started = Instant::now();
+    for round in 0..KILLS {
+        let kill_after = Duration::from_millis(rng.between(30, 300));
+        let run = run_and_kill(&dir, &db, mode, round, kill_after);
+        cut_off += usize::from(run.cut_off.is_some());
+        acks += run.acks.len();
+        for (key, value) in run.acks {
+            // Every increment makes a new value; one seen twice was acknowledged, lost in a
+            // crash, and handed out again.
+            assert!(
+                seen.insert((key.clone(), value)),
+                "round {round}: {key} = {value} was acknowledged twice"
+            );
             let high = highest_ack.entry(key).or_default();
             *high = (*high).max(value);
         }
-        let now = dump_mode(&db, mode);
+        let now = dump(&db, mode, KEYS);
         for (key, &value) in &now {
             let acked = highest_ack.get(key).copied().unwrap_or(0);
             assert!(
                 value >= acked,
-                "round {round}: {key} is {value} on disk but {acked} was acknowledged"
+                "round {round} (killed after {kill_after:?}): {key} is {value} on disk \
+                 but {acked} was acknowledged"
             );
             let before = last_dump.get(key).copied().unwrap_or(0);
             assert!(
@@ -171,67 +389,138 @@ fn kill_loop(mode: Mode) {
     }
     assert!(
         acks > 0,
-        "the probe never acknowledged anything: the test proved nothing"
+        "the probe never acknowledged anything in {KILLS} runs: the test proved nothing"
     );
-    println!("{kills} kills, {acks} acknowledged increments, final state {last_dump:?}");
-    std::fs::remove_file(path).unwrap();
+    let mut finals: Vec<_> = last_dump.into_iter().collect();
+    finals.sort();
+    println!(
+        "{mode:?}: {KILLS} kills, {acks} acknowledged increments ({cut_off} lines cut off by a \
+         kill), {:?}; final values {finals:?}",
+        started.elapsed()
+    );
 }
 
 #[test]
-fn a_second_process_gets_a_clear_error_not_a_hang() {
-    let path = storage::temp_path("locked");
-    let db = path.to_str().expect("utf-8 path").to_owned();
-    let mut runner = probe()
-        .args(["run", "--db", &db, "--actors", "2", "--clients", "1"])
+fn second_process_cannot_open_the_same_file() {
+    let dir = TempDir::new("locked");
+    let db = dir.file("probe.redb");
+    let stderr_path = dir.file("runner.stderr");
+    let mut runner = probe(&[])
+        .args(Mode::Actors.run_args(&db, 2, 1))
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(File::create(&stderr_path).expect("create the stderr file"))
         .spawn()
-        .expect("start probe");
-    let mut lines = BufReader::new(runner.stdout.take().expect("stdout")).lines();
-    let first = lines.next().expect("an ack").expect("a line");
-    assert!(first.starts_with("ack "), "{first}");
-
-    let started = Instant::now();
-    let out = probe()
-        .args(["dump", "--db", &db, "--actors", "2"])
-        .output()
-        .expect("run dump");
-    let stderr = String::from_utf8_lossy(&out.stderr);
+        .expect("start the probe");
+    let stdout = runner.stdout.take().expect("stdout");
+    let (first_tx, first_rx) = std::sync::mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        let mut lines = BufReader::new(stdout).lines();
+        let _ = first_tx.send(lines.next());
+        // Keep reading so the runner never blocks on a full pipe.
+        lines.map_while(Result::ok).count()
+    });
+    let first = first_rx.recv_timeout(PATIENCE);
+    let Ok(Some(Ok(first))) = first else {
+        let _ = runner.kill();
+        let _ = runner.wait();
+        let stderr = std::fs::read_to_string(&stderr_path).unwrap_or_default();
+        panic!("the runner printed no ack ({first:?}); stderr: {stderr}");
+    };
     assert!(
-        !out.status.success(),
-        "a second process opened a file in use"
+        parse_line(&first, "ack", 2).is_some(),
+        "first line: {first:?}"
     );
-    assert!(stderr.contains("already open"), "unclear error: {stderr}");
-    assert!(started.elapsed() < Duration::from_secs(10), "it hung");
-    runner.kill().expect("SIGKILL");
-    runner.wait().expect("reap");
-    std::fs::remove_file(path).unwrap();
+
+    // The runner holds the file: `dump` must fail at once, saying why.
+    let out = finish(
+        probe(&["dump", "--db", &db, "--actors", "2"]),
+        Duration::from_secs(10),
+        "dump of a file in use",
+    );
+    let still_running = runner.try_wait().expect("poll the runner").is_none();
+    runner.kill().expect("SIGKILL the runner");
+    runner.wait().expect("reap the runner");
+    reader.join().expect("the stdout reader");
+    assert!(still_running, "the runner exited while dump ran");
+    assert!(
+        !out.status.success() && out.status.code() != Some(2),
+        "dump of a file in use: {} (stdout {:?}, stderr {:?})",
+        out.status,
+        out.stdout,
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("already open"),
+        "the error does not say the file is in use: {:?}",
+        out.stderr
+    );
+    assert!(
+        out.stdout.is_empty(),
+        "a failed dump printed: {:?}",
+        out.stdout
+    );
+    println!(
+        "dump refused in {:?}: {}",
+        out.elapsed,
+        out.stderr.trim_end()
+    );
+
+    // Once the runner is dead its lock is gone.
+    let after = dump(&db, Mode::Actors, 2);
+    assert!(after.values().sum::<u64>() >= 1, "{after:?}");
 }
 
 #[test]
-fn counters_continue_across_clean_runs() {
-    let path = storage::temp_path("continue");
-    let db = path.to_str().expect("utf-8 path").to_owned();
-    let mut sums = Vec::new();
-    for _ in 0..2 {
-        let status = probe()
-            .args([
-                "run",
-                "--db",
-                &db,
-                "--actors",
-                &ACTORS.to_string(),
-                "--clients",
-                "4",
-                "--seconds",
-                "1",
-            ])
-            .stdout(Stdio::null())
-            .status()
-            .expect("run probe");
-        assert!(status.success());
-        sums.push(dump(&db).values().sum::<u64>());
+fn run_for_seconds_exits_cleanly_and_counters_continue() {
+    let dir = TempDir::new("continue");
+    let db = dir.file("probe.redb");
+    let mut previous: HashMap<String, u64> = (0..KEYS).map(|i| (format!("k{i}"), 0)).collect();
+    for round in 0..2 {
+        let mut args = Mode::Actors.run_args(&db, KEYS, 4);
+        args.extend(["--seconds".to_owned(), "1".to_owned()]);
+        let mut command = probe(&[]);
+        command.args(args);
+        let out = finish(command, PATIENCE, "run --seconds 1");
+        assert!(
+            out.status.success(),
+            "run {round} exited with {}: {}",
+            out.status,
+            out.stderr
+        );
+        let mut acks = 0u64;
+        let mut highest: HashMap<String, u64> = HashMap::new();
+        for line in out.stdout.lines() {
+            let (key, value) = parse_line(line, "ack", KEYS)
+                .unwrap_or_else(|| panic!("run {round}: unexpected stdout line {line:?}"));
+            acks += 1;
+            let high = highest.entry(key).or_default();
+            *high = (*high).max(value);
+        }
+        assert!(acks > 0, "run {round} acknowledged nothing in a second");
+
+        let now = dump(&db, Mode::Actors, KEYS);
+        for (key, &value) in &now {
+            let before = previous[key];
+            assert!(
+                value >= before,
+                "run {round}: {key} went from {before} to {value}"
+            );
+            let acked = highest.get(key).copied().unwrap_or(0);
+            assert!(
+                value >= acked,
+                "run {round}: {key} is {value} but {acked} was acknowledged"
+            );
+        }
+        let (sum_before, sum_now) = (previous.values().sum::<u64>(), now.values().sum::<u64>());
+        // Every ack is one increment of its own: the sum grew by at least that many.
+        assert!(
+            sum_now >= sum_before + acks,
+            "run {round}: the sum went from {sum_before} to {sum_now} over {acks} acks"
+        );
+        println!(
+            "run {round}: {acks} acks in {:?}, sum {sum_before} -> {sum_now}",
+            out.elapsed
+        );
+        previous = now;
     }
-    assert!(sums[0] > 0 && sums[1] > sums[0], "{sums:?}");
-    std::fs::remove_file(path).unwrap();
 }
