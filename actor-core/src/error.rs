@@ -248,8 +248,8 @@ pub enum AskError<E> {
         /// The limit.
         limit: usize,
     },
-    /// The actor is not running any more.
-    #[error("actor {actor} is stopped: {reason}")]
+    /// The actor is not running any more (`reason`, also the error's source, says why).
+    #[error("actor {actor} is stopped")]
     Stopped {
         /// The actor.
         actor: ActorPath,
@@ -343,7 +343,7 @@ pub enum ByNameError<P> {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum TellError<M> {
-    /// The receiving actor is not running.
+    /// The receiving actor is not running (`reason` says why).
     #[error("actor {actor} is stopped: {reason}")]
     Stopped {
         /// The action that was not delivered.
