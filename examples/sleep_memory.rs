@@ -5,8 +5,9 @@
 //! ```text
 //! cargo run --release --example sleep_memory -- [N] [--cache-mb MB]
 //! ```
-//! N defaults to 100,000 (the closing figure in the docs uses 1,000,000). redb's page cache
-//! is part of RSS and is kept by design; `--cache-mb` bounds it (default 16).
+//! N defaults to 100,000 (`docs/lifecycle.md` reports 1,000,000). redb's page cache is part of
+//! RSS and is kept by design; `--cache-mb` bounds it (default 16). The last line is the RSS
+//! after the system is shut down and the file closed.
 
 use std::time::{Duration, Instant};
 
