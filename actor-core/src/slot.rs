@@ -23,6 +23,13 @@ pub(crate) struct Pending {
     pub(crate) record: Arc<Vec<u8>>,
 }
 
+impl Pending {
+    /// How many snapshots (about: changed actions) since the last durable one this covers.
+    pub(crate) fn covered(&self, durable: u64) -> u64 {
+        self.seq.saturating_sub(durable)
+    }
+}
+
 #[derive(Debug)]
 struct SlotState {
     /// The newest snapshot not yet taken by the writer (only the latest is kept).
@@ -187,12 +194,16 @@ impl Slot {
     }
 
     /// The writer takes the newest snapshot, unless a failure is still being handled.
-    pub(crate) fn take(&self) -> Option<Pending> {
+    pub(crate) fn take(&self) -> Option<(Pending, u64)> {
         let mut s = self.lock();
         if s.failure.is_some() {
             return None;
         }
-        s.pending.take()
+        let durable = s.durable;
+        s.pending.take().map(|p| {
+            let covered = p.covered(durable);
+            (p, covered)
+        })
     }
 
     /// The writer reports a durable snapshot.

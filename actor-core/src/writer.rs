@@ -12,7 +12,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::sync::mpsc;
 use std::thread;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use tokio::sync::oneshot;
 
@@ -109,29 +109,58 @@ impl WriterHandle {
     }
 }
 
+/// The longest the writer waits, after the first request of a batch, for the callers its
+/// previous commit released.
+const MAX_LINGER: Duration = Duration::from_micros(250);
+
+/// A previous commit covering fewer actions than this does not make the next one wait.
+const LINGER_FROM: u64 = 4;
+
 fn run(storage: &dyn Storage, rx: &mpsc::Receiver<Request>) {
     let mut requests = Vec::new();
+    // Group commit, bounded: when a commit covered many actions, their callers are about to
+    // send the next ones, and the actions already queued would otherwise start the next
+    // commit without them; the callers then split into two groups taking turns. Waiting a
+    // quarter of a commit (at most MAX_LINGER) lets both groups share it. A lone caller
+    // never waits.
+    let mut linger = Duration::ZERO;
     while let Ok(first) = rx.recv() {
         requests.push(first);
+        let deadline = Instant::now() + linger;
+        while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+            match rx.recv_timeout(left) {
+                Ok(request) => requests.push(request),
+                Err(_) => break,
+            }
+        }
         requests.extend(rx.try_iter());
         let stop = requests.iter().any(|r| matches!(r, Request::Stop));
-        commit_batch(storage, &mut requests);
+        let started = Instant::now();
+        let covered = commit_batch(storage, &mut requests);
+        linger = if covered >= LINGER_FROM {
+            (started.elapsed() / 4).min(MAX_LINGER)
+        } else {
+            Duration::ZERO
+        };
         if stop {
             break;
         }
     }
 }
 
-fn commit_batch(storage: &dyn Storage, requests: &mut Vec<Request>) {
+/// Commits one batch and reports it; returns how many actions it covered (about).
+fn commit_batch(storage: &dyn Storage, requests: &mut Vec<Request>) -> u64 {
     // Take snapshots only after draining the queue, so a slot queued twice yields its newest
     // snapshot once.
     let mut snapshots: Vec<(Arc<Slot>, Pending)> = Vec::new();
+    let mut covered = 0;
     let mut deletes = Vec::new();
     let mut kv = Vec::new();
     for request in requests.drain(..) {
         match request {
             Request::Snapshot(slot) => {
-                if let Some(pending) = slot.take() {
+                if let Some((pending, actions)) = slot.take() {
+                    covered += actions;
                     snapshots.push((slot, pending));
                 }
             }
@@ -141,8 +170,9 @@ fn commit_batch(storage: &dyn Storage, requests: &mut Vec<Request>) {
         }
     }
     if snapshots.is_empty() && deletes.is_empty() && kv.is_empty() {
-        return;
+        return 0;
     }
+    covered += kv.len() as u64 + deletes.len() as u64;
     // Each update function runs inside the transaction; what it returned (or that it
     // panicked) is kept here for its waiter.
     let mut updated: Vec<Updated> = kv.iter().map(|_| Updated::Value(None)).collect();
@@ -223,6 +253,7 @@ fn commit_batch(storage: &dyn Storage, requests: &mut Vec<Request>) {
     drop(next_closure);
     drop(closures);
     report(result, snapshots, deletes, kv, updated);
+    covered
 }
 
 /// Tells every slot and waiter of a batch how its commit went.
