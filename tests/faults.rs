@@ -38,13 +38,7 @@ fn run(steps: &[Step]) -> Result<(), TestCaseError> {
         .build()
         .unwrap();
     rt.block_on(async {
-        let path = storage::temp_path("faults");
-        let storage = storage::TestStorage::open(&path);
-        let system = System::builder()
-            .storage(storage.clone())
-            .open()
-            .await
-            .unwrap();
+        let (system, storage, path) = storage::recorded_system("faults").await;
         let mut handles = Vec::new();
         for i in 0..ACTORS {
             handles.push(

@@ -248,13 +248,7 @@ async fn json_helpers_store_strings() {
 
 #[tokio::test]
 async fn a_failed_commit_writes_nothing_and_says_so() {
-    let path = storage::temp_path("kv-fail");
-    let storage = storage::TestStorage::open(&path);
-    let system = System::builder()
-        .storage(storage.clone())
-        .open()
-        .await
-        .unwrap();
+    let (system, storage, _) = storage::recorded_system("kv-fail").await;
     let s = system.kv("default");
     s.set("k", "before").await.unwrap();
     storage.fail_next(1);

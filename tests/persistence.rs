@@ -6,23 +6,11 @@ mod counter;
 #[path = "support/storage.rs"]
 mod storage;
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use actor_core::{AskError, DecodeError, OpenError, StartError, StopReason, System, Write};
 use counter::{Counter, Op};
-use storage::{TestStorage, stored_count, temp_path};
-
-async fn open_recorded(name: &str) -> (System, Arc<TestStorage>, std::path::PathBuf) {
-    let path = temp_path(name);
-    let storage = TestStorage::open(&path);
-    let system = System::builder()
-        .storage(storage.clone())
-        .open()
-        .await
-        .unwrap();
-    (system, storage, path)
-}
+use storage::{TestStorage, recorded_system, stored_count, temp_path};
 
 fn writes_for(storage: &TestStorage, key: &str) -> Vec<i64> {
     storage
@@ -41,7 +29,7 @@ async fn settle() {
 
 #[tokio::test]
 async fn a_reply_is_released_only_after_its_state_is_committed() {
-    let (system, storage, _) = open_recorded("ack").await;
+    let (system, storage, _) = recorded_system("ack").await;
     let c = system.get_or_create_with::<Counter>("a", 0).await.unwrap();
     let before = storage.started();
     storage.hold();
@@ -72,7 +60,7 @@ async fn a_reply_is_released_only_after_its_state_is_committed() {
 
 #[tokio::test]
 async fn read_only_unchanged_and_ephemeral_changes_write_nothing() {
-    let (system, storage, path) = open_recorded("changed-only").await;
+    let (system, storage, path) = recorded_system("changed-only").await;
     let c = system.get_or_create_with::<Counter>("a", 1).await.unwrap();
     let commits = storage.commits();
     for _ in 0..10 {
@@ -102,7 +90,7 @@ async fn read_only_unchanged_and_ephemeral_changes_write_nothing() {
 
 #[tokio::test]
 async fn output_gate_keeps_the_actor_working_and_coalesces_snapshots() {
-    let (system, storage, _) = open_recorded("gate").await;
+    let (system, storage, _) = recorded_system("gate").await;
     let c = system.get_or_create_with::<Counter>("a", 0).await.unwrap();
     let before = storage.started();
     storage.hold();
@@ -144,7 +132,7 @@ async fn output_gate_keeps_the_actor_working_and_coalesces_snapshots() {
 
 #[tokio::test]
 async fn group_commit_puts_many_actors_in_one_transaction() {
-    let (system, storage, _) = open_recorded("group").await;
+    let (system, storage, _) = recorded_system("group").await;
     let mut handles = Vec::new();
     for i in 0..50 {
         handles.push(
@@ -185,7 +173,7 @@ async fn group_commit_puts_many_actors_in_one_transaction() {
 
 #[tokio::test]
 async fn save_state_is_durable_before_the_action_goes_on() {
-    let (system, storage, path) = open_recorded("save").await;
+    let (system, storage, path) = recorded_system("save").await;
     let c = system.get_or_create_with::<Counter>("a", 0).await.unwrap();
     let err = c.ask(Op::AddSaveThenPanic(7)).await.unwrap_err();
     assert!(matches!(err, AskError::Panicked { .. }), "{err:?}");
@@ -203,7 +191,7 @@ async fn save_state_is_durable_before_the_action_goes_on() {
 
 #[tokio::test]
 async fn a_panic_reloads_the_last_snapshot_and_nothing_else_is_hurt() {
-    let (system, storage, _) = open_recorded("panic").await;
+    let (system, storage, _) = recorded_system("panic").await;
     let a = system.get_or_create_with::<Counter>("a", 0).await.unwrap();
     let b = system.get_or_create_with::<Counter>("b", 0).await.unwrap();
     assert_eq!(a.ask(Op::Add(3)).await.unwrap(), 3);
@@ -295,7 +283,7 @@ async fn a_crash_loop_stops_the_actor_with_a_clear_error() {
 
 #[tokio::test]
 async fn a_failed_commit_fails_every_held_reply_and_rolls_back() {
-    let (system, storage, _) = open_recorded("fail").await;
+    let (system, storage, _) = recorded_system("fail").await;
     let c = system.get_or_create_with::<Counter>("a", 0).await.unwrap();
     assert_eq!(c.ask(Op::Add(5)).await.unwrap(), 5);
 
@@ -346,7 +334,7 @@ async fn a_failed_commit_fails_every_held_reply_and_rolls_back() {
 
 #[tokio::test]
 async fn a_call_out_of_an_action_waits_for_the_callers_durable_state() {
-    let (system, storage, _) = open_recorded("call-out").await;
+    let (system, storage, _) = recorded_system("call-out").await;
     let a = system.get_or_create_with::<Counter>("a", 0).await.unwrap();
     let b = system.get_or_create_with::<Counter>("b", 0).await.unwrap();
     let before = storage.started();
@@ -607,7 +595,7 @@ async fn a_file_that_is_not_a_database_is_refused() {
 
 #[tokio::test]
 async fn a_restarted_actor_waits_for_its_old_activations_last_commit() {
-    let (system, storage, _) = open_recorded("reactivate").await;
+    let (system, storage, _) = recorded_system("reactivate").await;
     let c = system.get_or_create_with::<Counter>("a", 0).await.unwrap();
     assert_eq!(c.ask(Op::Add(1)).await.unwrap(), 1);
     let before = storage.started();

@@ -268,14 +268,19 @@ pub enum AskError<E> {
 impl<E> AskError<E> {
     /// Converts the action's own error, keeping every other variant as it is.
     pub fn map_action<F>(self, f: impl FnOnce(E) -> F) -> AskError<F> {
-        match self.split() {
+        match self.retype() {
             Ok(e) => AskError::Action(f(e)),
-            Err(other) => other.widen(),
+            Err(other) => other,
         }
     }
 
     /// The action's own error, or the runtime's.
     pub fn split(self) -> Result<E, AskError<Infallible>> {
+        self.retype()
+    }
+
+    /// The action's own error, or every other variant as the error of another action type.
+    fn retype<F>(self) -> Result<E, AskError<F>> {
         Err(match self {
             Self::Action(e) => return Ok(e),
             Self::Panicked { actor, message } => AskError::Panicked { actor, message },
@@ -293,16 +298,9 @@ impl<E> AskError<E> {
 impl AskError<Infallible> {
     /// A runtime error as the error of any action type.
     pub fn widen<F>(self) -> AskError<F> {
-        match self {
-            Self::Action(e) => match e {},
-            Self::Panicked { actor, message } => AskError::Panicked { actor, message },
-            Self::Commit { actor, source } => AskError::Commit { actor, source },
-            Self::Encode { actor, source } => AskError::Encode { actor, source },
-            Self::StateTooLarge { actor, size, limit } => {
-                AskError::StateTooLarge { actor, size, limit }
-            }
-            Self::Stopped { actor, reason } => AskError::Stopped { actor, reason },
-            Self::Reentrant { actor } => AskError::Reentrant { actor },
+        match self.retype() {
+            Ok(never) => match never {},
+            Err(other) => other,
         }
     }
 }

@@ -153,3 +153,17 @@ pub(crate) fn stored_count(record: &[u8]) -> i64 {
     let shape: Shape = ciborium::from_reader(&record[21..]).expect("decode record");
     shape.count
 }
+
+/// A system on a fresh file through [`TestStorage`], for tests that hold or fail commits.
+pub(crate) async fn recorded_system(
+    name: &str,
+) -> (actor_core::System, Arc<TestStorage>, std::path::PathBuf) {
+    let path = temp_path(name);
+    let storage = TestStorage::open(&path);
+    let system = actor_core::System::builder()
+        .storage(storage.clone())
+        .open()
+        .await
+        .expect("open a system on the test storage");
+    (system, storage, path)
+}
