@@ -14,10 +14,10 @@ use crate::key::ActorPath;
 #[non_exhaustive]
 pub enum StorageError {
     /// The embedded redb database reported an error.
-    #[error("redb: {0}")]
+    #[error("the redb database failed")]
     Redb(#[source] Box<redb::Error>),
     /// Another backend (or a test's fault-injecting wrapper) reported an error.
-    #[error("storage backend: {0}")]
+    #[error("the storage backend failed")]
     Backend(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
 

@@ -45,9 +45,20 @@ impl Default for RedbOptions {
     }
 }
 
+/// How a fresh [`Database`] is opened: at start, and again after an I/O failure.
+type Opener = dyn Fn(&redb::Builder) -> Result<Database, redb::DatabaseError> + Send + Sync;
+
 /// Actor records in one redb file, committed with `Durability::Immediate`.
+///
+/// After an I/O failure (a failed write or sync, a full disk) redb refuses every later
+/// operation on that handle. This storage then drops the handle and opens the file again on
+/// the next call, which lets redb recover the last committed state; so the system serves
+/// again as soon as the fault clears, without a restart.
 pub struct RedbStorage {
-    db: Database,
+    /// The open database; `None` after an I/O failure until the next call reopens it.
+    db: RwLock<Option<Arc<Database>>>,
+    open: Box<Opener>,
+    cache_size: usize,
     path: PathBuf,
     quick_repair: bool,
     delete_on_drop: bool,
@@ -73,21 +84,51 @@ impl RedbStorage {
     /// Opens (or creates) the file at `path`. Blocks: after an unclean exit redb may repair
     /// the file first.
     pub fn open(path: impl AsRef<Path>, options: &RedbOptions) -> Result<Self, OpenError> {
-        let path = path.as_ref().to_path_buf();
+        let file = path.as_ref().to_path_buf();
+        Self::open_with(path.as_ref(), options, move |builder| builder.create(&file))
+    }
+
+    /// Opens a database on a custom redb [`StorageBackend`](redb::StorageBackend): an
+    /// in-memory one, an encrypting one, or one that injects I/O faults in tests. `backend`
+    /// is called once now and again each time the database is reopened after an I/O
+    /// failure; every call must give access to the same stored bytes. `name` stands for the
+    /// storage in error messages.
+    pub fn open_backend<B, F>(
+        name: impl Into<PathBuf>,
+        options: &RedbOptions,
+        backend: F,
+    ) -> Result<Self, OpenError>
+    where
+        B: redb::StorageBackend,
+        F: Fn() -> std::io::Result<B> + Send + Sync + 'static,
+    {
+        Self::open_with(&name.into(), options, move |builder| {
+            builder.create_with_backend(backend()?)
+        })
+    }
+
+    fn open_with(
+        path: &Path,
+        options: &RedbOptions,
+        open: impl Fn(&redb::Builder) -> Result<Database, redb::DatabaseError> + Send + Sync + 'static,
+    ) -> Result<Self, OpenError> {
         let db_error = |source: redb::Error| match source {
-            redb::Error::DatabaseAlreadyOpen => OpenError::AlreadyOpen { path: path.clone() },
+            redb::Error::DatabaseAlreadyOpen => OpenError::AlreadyOpen {
+                path: path.to_path_buf(),
+            },
             source => OpenError::Database {
-                path: path.clone(),
+                path: path.to_path_buf(),
                 source: Box::new(source),
             },
         };
-        let db = Database::builder()
-            .set_cache_size(options.cache_size)
-            .create(&path)
-            .map_err(|e| db_error(e.into()))?;
+        let mut builder = Database::builder();
+        builder.set_cache_size(options.cache_size);
+        let db = open(&builder).map_err(|e| db_error(e.into()))?;
         let storage = Self {
-            db,
-            path: path.clone(),
+            db: RwLock::new(Some(Arc::new(db))),
+            open: Box::new(open),
+            cache_size: options.cache_size,
+            path: path.to_path_buf(),
             quick_repair: options.quick_repair,
             delete_on_drop: options.delete_on_drop,
             kv_snapshot: RwLock::new(None),
@@ -96,7 +137,7 @@ impl RedbStorage {
         storage.refresh_kv_snapshot();
         init.map_or(Ok(storage), |found| {
             Err(OpenError::UnsupportedFormat {
-                path: path.clone(),
+                path: path.to_path_buf(),
                 found,
                 supported: STORAGE_FORMAT,
             })
@@ -108,46 +149,107 @@ impl RedbStorage {
         &self.path
     }
 
+    /// The open database, reopening it first if an I/O failure closed it.
+    fn database(&self) -> Result<Arc<Database>, redb::Error> {
+        if let Some(db) = self
+            .db
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+        {
+            return Ok(db);
+        }
+        let db = {
+            let mut slot = self.db.write().unwrap_or_else(PoisonError::into_inner);
+            if let Some(db) = slot.clone() {
+                return Ok(db);
+            }
+            // Fails with `DatabaseAlreadyOpen` while a reader still holds the old handle;
+            // the next call tries again.
+            let mut builder = Database::builder();
+            builder.set_cache_size(self.cache_size);
+            let db = Arc::new((self.open)(&builder)?);
+            tracing::info!(path = %self.path.display(), "database reopened after an I/O failure");
+            *slot = Some(db.clone());
+            db
+        };
+        self.refresh_kv_snapshot();
+        Ok(db)
+    }
+
+    /// Runs `f` on the open database. An I/O failure closes the handle (redb refuses every
+    /// later operation on it) so that the next call reopens the file.
+    fn with_db<T>(
+        &self,
+        f: impl FnOnce(&Database) -> Result<T, redb::Error>,
+    ) -> Result<T, redb::Error> {
+        let db = self.database()?;
+        let result = f(&db);
+        drop(db);
+        if let Err(error) = &result
+            && matches!(
+                error,
+                redb::Error::Io(_)
+                    | redb::Error::PreviousIo
+                    | redb::Error::Backend(_)
+                    | redb::Error::DatabaseClosed
+            )
+        {
+            tracing::warn!(path = %self.path.display(), %error, "I/O failure; the database will be reopened");
+            *self
+                .kv_snapshot
+                .write()
+                .unwrap_or_else(PoisonError::into_inner) = None;
+            *self.db.write().unwrap_or_else(PoisonError::into_inner) = None;
+        }
+        result
+    }
+
     /// Creates the tables and records the format on a new file; on an existing one, returns
     /// `Some(found)` if its format is newer than this build's.
     fn init(&self) -> Result<Option<u32>, redb::Error> {
-        let found = {
-            let read = self.db.begin_read()?;
-            match read.open_table(META) {
-                Ok(meta) => meta.get("format_version")?.map(|v| v.value()),
-                Err(redb::TableError::TableDoesNotExist(_)) => None,
-                Err(e) => return Err(e.into()),
+        self.with_db(|db| {
+            let found = {
+                let read = db.begin_read()?;
+                match read.open_table(META) {
+                    Ok(meta) => meta.get("format_version")?.map(|v| v.value()),
+                    Err(redb::TableError::TableDoesNotExist(_)) => None,
+                    Err(e) => return Err(e.into()),
+                }
+            };
+            match found {
+                Some(found) if found > STORAGE_FORMAT => Ok(Some(found)),
+                Some(_) => Ok(None),
+                None => {
+                    let mut txn = db.begin_write()?;
+                    txn.set_durability(Durability::Immediate)?;
+                    txn.set_quick_repair(self.quick_repair);
+                    txn.open_table(META)?
+                        .insert("format_version", STORAGE_FORMAT)?;
+                    txn.open_table(ACTORS)?;
+                    txn.open_table(KV)?;
+                    txn.commit()?;
+                    Ok(None)
+                }
             }
-        };
-        match found {
-            Some(found) if found > STORAGE_FORMAT => Ok(Some(found)),
-            Some(_) => Ok(None),
-            None => {
-                let mut txn = self.db.begin_write()?;
-                txn.set_durability(Durability::Immediate)?;
-                txn.set_quick_repair(self.quick_repair);
-                txn.open_table(META)?
-                    .insert("format_version", STORAGE_FORMAT)?;
-                txn.open_table(ACTORS)?;
-                txn.open_table(KV)?;
-                txn.commit()?;
-                Ok(None)
-            }
-        }
+        })
     }
 }
 
 impl Storage for RedbStorage {
     fn load(&self, kind: &str, key: &str) -> Result<Option<Vec<u8>>, StorageError> {
-        let read = self.db.begin_read().map_err(redb::Error::from)?;
-        let table = read.open_table(ACTORS).map_err(redb::Error::from)?;
-        let record = table.get((kind, key)).map_err(redb::Error::from)?;
-        Ok(record.map(|r| r.value().to_vec()))
+        self.with_db(|db| {
+            let read = db.begin_read()?;
+            let table = read.open_table(ACTORS)?;
+            let record = table.get((kind, key))?;
+            Ok(record.map(|r| r.value().to_vec()))
+        })
+        .map_err(StorageError::from)
     }
 
     fn commit(&self, batch: &mut [Write<'_>]) -> Result<(), StorageError> {
-        let mut run = || -> Result<(), redb::Error> {
-            let mut txn = self.db.begin_write()?;
+        let run = |db: &Database| -> Result<(), redb::Error> {
+            let mut txn = db.begin_write()?;
             txn.set_durability(Durability::Immediate)?;
             txn.set_quick_repair(self.quick_repair);
             {
@@ -180,7 +282,7 @@ impl Storage for RedbStorage {
             txn.commit()?;
             Ok(())
         };
-        let result = run().map_err(StorageError::from);
+        let result = self.with_db(run).map_err(StorageError::from);
         if result.is_ok() {
             // After every commit, not only key-value ones: a snapshot held across later
             // commits would keep redb from reusing the pages they free.
@@ -208,10 +310,13 @@ impl Storage for RedbStorage {
 impl RedbStorage {
     /// Opens the key-value table as it is now and makes it the snapshot `get` reads.
     fn refresh_kv_snapshot(&self) {
-        let table = self
+        let db = self
             .db
-            .begin_read()
-            .ok()
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        let table = db
+            .and_then(|db| db.begin_read().ok())
             .and_then(|read| read.open_table(KV).ok());
         *self
             .kv_snapshot
@@ -228,14 +333,16 @@ impl RedbStorage {
         if let Some(table) = snapshot {
             return Ok(table.get((store, key))?.map(|v| v.value().to_owned()));
         }
-        let read = self.db.begin_read()?;
-        let table = match read.open_table(KV) {
-            Ok(table) => table,
-            // A file from before the first key-value write has no such table yet.
-            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
-            Err(e) => return Err(e.into()),
-        };
-        Ok(table.get((store, key))?.map(|v| v.value().to_owned()))
+        self.with_db(|db| {
+            let read = db.begin_read()?;
+            let table = match read.open_table(KV) {
+                Ok(table) => table,
+                // A file from before the first key-value write has no such table yet.
+                Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
+                Err(e) => return Err(e.into()),
+            };
+            Ok(table.get((store, key))?.map(|v| v.value().to_owned()))
+        })
     }
 
     fn kv_list_inner(
@@ -245,29 +352,31 @@ impl RedbStorage {
         after: Option<&str>,
         limit: usize,
     ) -> Result<Vec<(String, String)>, redb::Error> {
-        let read = self.db.begin_read()?;
-        let table = match read.open_table(KV) {
-            Ok(table) => table,
-            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
-            Err(e) => return Err(e.into()),
-        };
-        let start = after.map_or(prefix, |a| a.max(prefix));
-        let mut out = Vec::new();
-        for entry in table.range((store, start)..)? {
-            let (k, v) = entry?;
-            let (entry_store, key) = k.value();
-            if entry_store != store || !key.starts_with(prefix) {
-                break;
+        self.with_db(|db| {
+            let read = db.begin_read()?;
+            let table = match read.open_table(KV) {
+                Ok(table) => table,
+                Err(redb::TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
+                Err(e) => return Err(e.into()),
+            };
+            let start = after.map_or(prefix, |a| a.max(prefix));
+            let mut out = Vec::new();
+            for entry in table.range((store, start)..)? {
+                let (k, v) = entry?;
+                let (entry_store, key) = k.value();
+                if entry_store != store || !key.starts_with(prefix) {
+                    break;
+                }
+                if after.is_some_and(|a| key <= a) {
+                    continue;
+                }
+                out.push((key.to_owned(), v.value().to_owned()));
+                if out.len() >= limit {
+                    break;
+                }
             }
-            if after.is_some_and(|a| key <= a) {
-                continue;
-            }
-            out.push((key.to_owned(), v.value().to_owned()));
-            if out.len() >= limit {
-                break;
-            }
-        }
-        Ok(out)
+            Ok(out)
+        })
     }
 }
 
