@@ -44,7 +44,10 @@ async fn a_truncated_file_is_refused_and_left_as_it_was() {
         let error = System::open(&truncated)
             .await
             .expect_err("a truncated file does not open");
-        assert!(matches!(error, OpenError::Database { .. }), "{cut}: {error:?}");
+        assert!(
+            matches!(error, OpenError::Database { .. }),
+            "{cut}: {error:?}"
+        );
         let message = error.to_string();
         assert!(
             message.contains(&truncated.display().to_string()),
@@ -76,9 +79,10 @@ fn a_read_only_directory_or_file_is_a_clear_error_and_loses_nothing() {
     }
     // Root ignores file permissions, so the checks run again in this test binary as the
     // unprivileged user `nobody`.
-    if std::env::var_os(CHILD).is_some() {
-        panic!("the unprivileged child still runs as root");
-    }
+    assert!(
+        std::env::var_os(CHILD).is_none(),
+        "the unprivileged child still runs as root"
+    );
     let output = std::process::Command::new(std::env::current_exe().unwrap())
         .args([
             "--exact",
@@ -122,7 +126,9 @@ fn read_only_checks() {
         assert!(!new.exists());
 
         // The read-only file.
-        let error = System::open(&path).await.expect_err("cannot write the file");
+        let error = System::open(&path)
+            .await
+            .expect_err("cannot write the file");
         assert!(matches!(error, OpenError::Database { .. }), "{error:?}");
         assert!(
             error.to_string().contains("actors.redb"),
