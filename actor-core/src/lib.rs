@@ -63,6 +63,7 @@ mod error;
 mod handle;
 mod key;
 mod kv;
+mod memory;
 mod slot;
 mod snapshot;
 mod storage;

@@ -19,6 +19,7 @@ use crate::handle::Envelope;
 use crate::handle::Handle;
 use crate::key::{ActorKey, ActorPath};
 use crate::kv::{BindingError, Bindings, Env, KvStore};
+use crate::memory::Trimmer;
 use crate::slot::Slot;
 use crate::snapshot;
 use crate::storage::{RedbOptions, RedbStorage, Storage};
@@ -70,6 +71,8 @@ pub(crate) struct SystemInner {
     closed: AtomicBool,
     /// Key-value binding names to store ids.
     bindings: Bindings,
+    /// Gives sleeping actors' memory back to the operating system.
+    trimmer: Arc<Trimmer>,
 }
 
 /// A registry cell with its actor type erased.
@@ -484,6 +487,7 @@ impl SystemInner {
         {
             registry.remove(&key);
         }
+        self.trimmer.slept();
         // A map that held a million actors keeps its buckets unless told otherwise.
         if registry.capacity() > 1024 && registry.len() * 4 < registry.capacity() {
             let target = registry.len() * 2;
@@ -520,6 +524,7 @@ pub struct SystemBuilder {
     storage: Option<Arc<dyn Storage>>,
     redb: RedbOptions,
     bindings: Bindings,
+    keep_freed_memory: bool,
 }
 
 impl fmt::Debug for SystemBuilder {
@@ -529,6 +534,7 @@ impl fmt::Debug for SystemBuilder {
             .field("custom_storage", &self.storage.is_some())
             .field("redb", &self.redb)
             .field("bindings", &self.bindings)
+            .field("keep_freed_memory", &self.keep_freed_memory)
             .finish()
     }
 }
@@ -581,6 +587,16 @@ impl SystemBuilder {
         self
     }
 
+    /// Whether to give the memory of actors that fell asleep back to the operating system
+    /// (default `true`). With glibc's allocator, after a burst of actors sleep the system
+    /// calls `malloc_trim` (at most once a second, on a blocking thread); without it the
+    /// process stays near its peak resident size. Does nothing on other platforms.
+    #[must_use]
+    pub fn trim_memory(mut self, enabled: bool) -> Self {
+        self.keep_freed_memory = !enabled;
+        self
+    }
+
     /// Opens the storage and starts the writer thread.
     pub async fn open(self) -> Result<System, OpenError> {
         let storage: Arc<dyn Storage> = match (self.storage, &self.path) {
@@ -606,6 +622,7 @@ impl SystemBuilder {
                 live: Arc::new(Live::default()),
                 closed: AtomicBool::new(false),
                 bindings: self.bindings,
+                trimmer: Arc::new(Trimmer::new(!self.keep_freed_memory)),
             }),
         })
     }
