@@ -25,9 +25,13 @@
 //! work 30–400 ms, SIGKILLs it, and opens the file with [`System::open`] to check every
 //! acknowledged effect against the model: nothing acknowledged is lost, nothing ever stored
 //! is newer than what was issued, no panicking action's mutation is on disk, every record
-//! decodes, and nothing goes back between rounds. `TORTURE_KILLS` (default 20) sets the
-//! number of kills, `TORTURE_SEED` replays a seed. On a violation it prints the round, the
-//! seed and what was found, keeps the temp dir, and exits 1.
+//! decodes, and nothing goes back between rounds. It also fails if more than a few rounds
+//! acknowledged nothing between `ready` and the kill (a stuck child proves nothing).
+//!
+//! `TORTURE_KILLS` (default 20) sets the number of kills; `TORTURE_SEED` replays a seed's kill
+//! delays and the child's choices of operations (not the thread timing); `TORTURE_VERBOSE`
+//! prints a line per round. On a violation it prints the round, the seeds and what was
+//! found, keeps the temp dir (the file and the child's stderr), and exits 1.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
