@@ -3,11 +3,12 @@
 //! at the peak, and after.
 //!
 //! ```text
-//! cargo run --release --example sleep_memory -- [N] [--cache-mb MB]
+//! cargo run --release --example sleep_memory -- [N] [--cache-mb MB] [--keep-memory]
 //! ```
 //! N defaults to 100,000 (`docs/lifecycle.md` reports 1,000,000). redb's page cache is part of
-//! RSS and is kept by design; `--cache-mb` bounds it (default 16). The last line is the RSS
-//! after the system is shut down and the file closed.
+//! RSS and is kept by design; `--cache-mb` bounds it (default 16). `--keep-memory` turns off
+//! the system's `trim_memory`, to see what the allocator alone gives back. The last line is
+//! the RSS after the system is shut down and the file closed.
 
 use std::time::{Duration, Instant};
 
@@ -42,8 +43,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
     let mut n: usize = 100_000;
     let mut cache_mb: usize = 16;
+    let mut trim = true;
     while let Some(arg) = args.next() {
         match arg.as_str() {
+            "--keep-memory" => trim = false,
             "--cache-mb" => cache_mb = args.next().and_then(|v| v.parse().ok()).unwrap_or(16),
             other => n = other.parse()?,
         }
@@ -52,10 +55,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let system = System::builder()
         .path(&path)
         .cache_size(cache_mb << 20)
+        .trim_memory(trim)
         .open()
         .await?;
     let start = rss_mib();
-    println!("actors: {n}, redb cache: {cache_mb} MiB");
+    println!("actors: {n}, redb cache: {cache_mb} MiB, trim_memory: {trim}");
     println!("rss at start: {start:.1} MiB");
 
     let began = Instant::now();
@@ -92,7 +96,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     while (system.stats().awake > 0 || system.stats().registered > 0) && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // The system gives freed memory back a second after the last burst of sleeps.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
     let end = rss_mib();
     let stats = system.stats();
     println!(
