@@ -1,5 +1,7 @@
 //! Creation, restart and shutdown as a user sees them.
 
+#[path = "support/process.rs"]
+mod process;
 #[path = "support/storage.rs"]
 mod storage;
 
@@ -44,40 +46,57 @@ impl Actor for Tally {
     }
 }
 
+/// Each phase runs in its own process (see `phase`); the parent counts `create_state` calls
+/// across all of them.
 #[tokio::test]
 async fn create_state_runs_once_not_on_reload_restart_or_crash() {
-    let path = temp_path("create-once");
-    let system = System::open(&path).await.unwrap();
-    for _ in 0..3 {
-        let t = system
-            .get_or_create_with::<Tally>("t", (10, Some(&CREATED)))
-            .await
-            .unwrap();
-        t.ask(Some(1)).await.unwrap();
+    const TEST: &str = "create_state_runs_once_not_on_reload_restart_or_crash";
+    if let Some((name, path)) = process::phase() {
+        phase(&name, &path).await;
+        return;
     }
-    assert_eq!(CREATED.load(Ordering::SeqCst), 1);
-    let t = system.get::<Tally>("t").await.unwrap();
-    assert!(matches!(t.ask(None).await, Err(AskError::Panicked { .. })));
+    let path = temp_path("create-once");
+    let first = process::run(TEST, "first", &path, false);
+    let crashed = process::run(TEST, "crash", &path, true);
+    let after = process::run(TEST, "after", &path, false);
+    let count = |out: &str| process::value(out, "created").expect("the phase's count");
+    let total = |out: &str| process::value(out, "total").expect("the phase's total");
+    assert_eq!(count(&first), "1", "created once, in the first process");
+    assert_eq!(total(&first), "13");
     assert_eq!(
-        t.ask(Some(0)).await.unwrap(),
-        13,
-        "reloaded, not re-created"
+        (count(&crashed).as_str(), total(&crashed).as_str()),
+        ("0", "14"),
+        "a new process loads, it does not create"
     );
-    system.shutdown().await;
-
-    let system = System::open(&path).await.unwrap();
-    let t = system
-        .get_or_create_with::<Tally>("t", (10, Some(&CREATED)))
-        .await
-        .unwrap();
-    assert_eq!(t.ask(Some(1)).await.unwrap(), 14);
     assert_eq!(
-        CREATED.load(Ordering::SeqCst),
-        1,
-        "a restart does not re-create"
+        (count(&after).as_str(), total(&after).as_str()),
+        ("0", "15"),
+        "nor after the one before it died without shutting down"
     );
-    system.shutdown().await;
     std::fs::remove_file(path).unwrap();
+}
+
+async fn phase(name: &str, path: &std::path::Path) {
+    let system = System::open(path).await.unwrap();
+    let start = || system.get_or_create_with::<Tally>("t", (10, Some(&CREATED)));
+    let total = match name {
+        "first" => {
+            for _ in 0..3 {
+                start().await.unwrap().ask(Some(1)).await.unwrap();
+            }
+            let t = system.get::<Tally>("t").await.unwrap();
+            assert!(matches!(t.ask(None).await, Err(AskError::Panicked { .. })));
+            t.ask(Some(0)).await.unwrap()
+        }
+        _ => start().await.unwrap().ask(Some(1)).await.unwrap(),
+    };
+    println!("created={}", CREATED.load(Ordering::SeqCst));
+    println!("total={total}");
+    if name == "crash" {
+        // Acknowledged, then gone without a shutdown.
+        std::process::abort();
+    }
+    system.shutdown().await;
 }
 
 #[tokio::test]

@@ -1,6 +1,8 @@
 //! The living actor: hooks, ephemeral vars, sleep and wake, destroy, the state size limit.
-//! Each through real saves and reloads from the file.
+//! Each through real saves and reloads from the file; the hooks across process restarts.
 
+#[path = "support/process.rs"]
+mod process;
 #[path = "support/storage.rs"]
 mod storage;
 
@@ -71,42 +73,58 @@ impl Diary {
     }
 }
 
+/// Each run is a new process (see `hooks_phase`), so every wake after the first is a load from
+/// the file.
 #[tokio::test]
 async fn hooks_run_once_on_create_and_on_every_wake() {
+    const TEST: &str = "hooks_run_once_on_create_and_on_every_wake";
+    if let Some((name, path)) = process::phase() {
+        hooks_phase(&name, &path).await;
+        return;
+    }
     let path = storage::temp_path("hooks");
-    let system = System::open(&path).await.unwrap();
-    let d = system.get_or_create::<Diary>("d").await.unwrap();
-    let before = STATE_CHANGES.load(Ordering::SeqCst);
-    assert_eq!(d.write("one".into()).await.unwrap(), 1);
-    assert!(
-        STATE_CHANGES.load(Ordering::SeqCst) > before,
-        "on_state_change ran"
-    );
-    let (created, wakes, _, _, connection) = d.stats().await.unwrap();
-    assert_eq!((created, wakes), (1, 1));
-    assert_eq!(
-        connection.as_deref(),
-        Some("conn-for-d"),
-        "vars built by on_wake"
-    );
-    system.shutdown().await;
-
-    // A new run: no on_create, one more on_wake; its change (wakes + 1) was persisted.
-    let system = System::open(&path).await.unwrap();
-    let d = system.get::<Diary>("d").await.unwrap();
-    let (created, wakes, _, entries, connection) = d.stats().await.unwrap();
-    assert_eq!((created, wakes, entries), (1, 2, 1));
-    assert_eq!(connection.as_deref(), Some("conn-for-d"));
-    system.shutdown().await;
-    let system = System::open(&path).await.unwrap();
-    let d = system.get::<Diary>("d").await.unwrap();
-    assert_eq!(
-        d.stats().await.unwrap().1,
-        3,
-        "the wake count from on_wake is durable"
-    );
-    system.shutdown().await;
+    for phase in ["create", "reload", "reload-again"] {
+        process::run(TEST, phase, &path, false);
+    }
     std::fs::remove_file(path).unwrap();
+}
+
+async fn hooks_phase(name: &str, path: &std::path::Path) {
+    let system = System::open(path).await.unwrap();
+    match name {
+        "create" => {
+            let d = system.get_or_create::<Diary>("d").await.unwrap();
+            let before = STATE_CHANGES.load(Ordering::SeqCst);
+            assert_eq!(d.write("one".into()).await.unwrap(), 1);
+            assert!(
+                STATE_CHANGES.load(Ordering::SeqCst) > before,
+                "on_state_change ran"
+            );
+            let (created, wakes, _, _, connection) = d.stats().await.unwrap();
+            assert_eq!((created, wakes), (1, 1));
+            assert_eq!(
+                connection.as_deref(),
+                Some("conn-for-d"),
+                "vars built by on_wake"
+            );
+        }
+        "reload" => {
+            // No on_create, one more on_wake; its change (wakes + 1) was persisted.
+            let d = system.get::<Diary>("d").await.unwrap();
+            let (created, wakes, _, entries, connection) = d.stats().await.unwrap();
+            assert_eq!((created, wakes, entries), (1, 2, 1));
+            assert_eq!(connection.as_deref(), Some("conn-for-d"));
+        }
+        _ => {
+            let d = system.get::<Diary>("d").await.unwrap();
+            assert_eq!(
+                d.stats().await.unwrap().1,
+                3,
+                "the wake count from on_wake is durable"
+            );
+        }
+    }
+    system.shutdown().await;
 }
 
 /// With the clock paused, going to sleep still waits for a real commit (of `on_sleep`'s
@@ -162,6 +180,24 @@ async fn a_sleeping_actor_without_handles_leaves_the_registry() {
 
 #[tokio::test]
 async fn destroy_deletes_the_state_and_a_later_call_starts_fresh() {
+    const TEST: &str = "destroy_deletes_the_state_and_a_later_call_starts_fresh";
+    if let Some((_, path)) = process::phase() {
+        // A new process: the deletion is durable.
+        let system = System::open(&path).await.unwrap();
+        assert!(
+            matches!(
+                system.get::<Diary>("doomed").await,
+                Err(StartError::NotFound(_))
+            ),
+            "the deletion is durable"
+        );
+        let fresh = system.get_or_create::<Diary>("doomed").await.unwrap();
+        let (created, wakes, _, entries, _) = fresh.stats().await.unwrap();
+        assert_eq!((created, wakes, entries), (1, 1, 0));
+        println!("id={}", fresh.id());
+        system.shutdown().await;
+        return;
+    }
     let path = storage::temp_path("destroy");
     let system = System::open(&path).await.unwrap();
     let d = system.get_or_create::<Diary>("doomed").await.unwrap();
@@ -188,19 +224,9 @@ async fn destroy_deletes_the_state_and_a_later_call_starts_fresh() {
     ));
     system.shutdown().await;
 
-    let system = System::open(&path).await.unwrap();
-    assert!(
-        matches!(
-            system.get::<Diary>("doomed").await,
-            Err(StartError::NotFound(_))
-        ),
-        "the deletion is durable"
-    );
-    let fresh = system.get_or_create::<Diary>("doomed").await.unwrap();
-    assert_ne!(fresh.id(), old_id);
-    let (created, wakes, _, entries, _) = fresh.stats().await.unwrap();
-    assert_eq!((created, wakes, entries), (1, 1, 0));
-    system.shutdown().await;
+    let out = process::run(TEST, "after", &path, false);
+    let fresh_id = process::value(&out, "id").expect("the fresh actor's id");
+    assert_ne!(fresh_id, old_id.to_string(), "a new actor, not the old one");
     std::fs::remove_file(path).unwrap();
 }
 

@@ -1,6 +1,8 @@
 //! Every family of value the state may hold (DESIGN section 4, the seed's type list) goes
 //! through a real save, a restart of the system and a reload from the file.
 
+#[path = "support/process.rs"]
+mod process;
 #[path = "support/storage.rs"]
 mod storage;
 
@@ -163,12 +165,19 @@ fn assert_same(got: &Everything, want: &Everything) {
 
 #[tokio::test]
 async fn every_type_family_survives_save_restart_and_reload() {
+    const TEST: &str = "every_type_family_survives_save_restart_and_reload";
+    if let Some((_, path)) = process::phase() {
+        // The writing process: it saves, shuts down and exits.
+        let system = System::open(&path).await.unwrap();
+        let e = system.get_or_create::<Everything>("all").await.unwrap();
+        e.fill().await.unwrap();
+        system.shutdown().await;
+        return;
+    }
     let path = storage::temp_path("types");
-    let system = System::open(&path).await.unwrap();
-    let e = system.get_or_create::<Everything>("all").await.unwrap();
-    e.fill().await.unwrap();
-    system.shutdown().await;
+    process::run(TEST, "write", &path, false);
 
+    // This process never held the state: it comes from the file alone.
     let system = System::open(&path).await.unwrap();
     let e = system.get::<Everything>("all").await.unwrap();
     assert_same(&e.snapshot().await.unwrap(), &specimen());
