@@ -7,6 +7,8 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::ctx::Ctx;
+use crate::error::DecodeError;
+use crate::snapshot::StoredState;
 
 /// A durable actor: its state is `Self`, persisted as CBOR after every action that changed it.
 ///
@@ -66,8 +68,9 @@ pub trait Actor: Serialize + DeserializeOwned + Send + Sync + Sized + 'static {
     const NAME: &'static str;
 
     /// The version of the state's shape, stored with every snapshot. A record with another
-    /// version is refused with [`DecodeError::StateVersion`](crate::DecodeError::StateVersion)
-    /// rather than decoded into the wrong shape.
+    /// version goes to [`migrate`](Actor::migrate), which by default refuses it with
+    /// [`DecodeError::StateVersion`](crate::DecodeError::StateVersion) rather than decode it
+    /// into the wrong shape.
     const STATE_VERSION: u32 = 1;
 
     /// What [`create_state`](Actor::create_state) takes. `()` for actors whose initial state is
@@ -87,6 +90,18 @@ pub trait Actor: Serialize + DeserializeOwned + Send + Sync + Sized + 'static {
     /// The initial state, called exactly once: when the actor is first created. Never on a
     /// reload, a restart after a crash, or a new run of the program.
     fn create_state(input: Self::Input) -> Self;
+
+    /// Builds the current state from a record stored under another
+    /// [`STATE_VERSION`](Actor::STATE_VERSION), when the actor is loaded after an upgrade:
+    /// decode the old shape with [`StoredState::decode`] and convert it. The migrated state is
+    /// written back in the current version as the actor starts, so each record is migrated
+    /// once. Runs before `on_wake`; it must not panic.
+    ///
+    /// The default refuses every other version: the actor's first call fails with
+    /// [`DecodeError::StateVersion`] and the record is left as it was.
+    fn migrate(stored: StoredState<'_>) -> Result<Self, DecodeError> {
+        Err(stored.unsupported())
+    }
 
     /// Mailbox size and restart policy for actors of this type.
     fn config() -> ActorConfig {

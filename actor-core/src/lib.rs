@@ -83,7 +83,7 @@ pub use crate::kv::{
     BindingError, Bindings, ConfigError, Env, KvError, KvPage, KvStore, MAX_KEY_BYTES,
     MAX_VALUE_BYTES,
 };
-pub use crate::snapshot::FORMAT_VERSION;
+pub use crate::snapshot::{FORMAT_VERSION, StoredState};
 pub use crate::storage::{KvUpdateFn, RedbOptions, RedbStorage, Storage, Write};
 pub use crate::system::{System, SystemBuilder, SystemStats};
 
@@ -110,6 +110,10 @@ pub mod __private {
         fn create_state(input: Self::Input) -> Self;
         /// See [`Actor::config`].
         fn config() -> ActorConfig;
+        /// See [`Actor::migrate`].
+        fn migrate(stored: crate::StoredState<'_>) -> Result<Self, crate::DecodeError> {
+            Err(stored.unsupported())
+        }
     }
 }
 

@@ -386,7 +386,7 @@ impl<A: Actor> ActorTask<A> {
 
     /// The state decoded from the last snapshot, without hooks.
     fn restore(&mut self) -> Option<StopReason> {
-        match snapshot::decode::<A>(&self.ctx.last, A::STATE_VERSION) {
+        match snapshot::decode_state::<A>(&self.ctx.last) {
             Ok((_, state)) => {
                 self.state = state;
                 None

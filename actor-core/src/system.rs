@@ -319,28 +319,27 @@ impl System {
                 actor: path.clone(),
                 source,
             })?;
-        let (id, state, record, created) =
-            match (loaded, mode) {
-                (Some(_), Mode::Create(_)) => return Err(StartError::AlreadyExists(path)),
-                (Some(record), Mode::Get | Mode::GetOrCreate(_)) => {
-                    let (header, state) = snapshot::decode::<A>(&record, A::STATE_VERSION)
-                        .map_err(|source| StartError::Decode {
-                            actor: path.clone(),
-                            source,
-                        })?;
-                    (header.id, state, Arc::new(record), false)
-                }
-                (None, Mode::Get) => return Err(StartError::NotFound(path)),
-                (None, Mode::Create(input) | Mode::GetOrCreate(input)) => {
-                    // The first record is written by the actor's task, after `on_create`.
-                    (
-                        Uuid::new_v4(),
-                        A::create_state(input),
-                        Arc::new(Vec::new()),
-                        true,
-                    )
-                }
-            };
+        let (id, state, record, created) = match (loaded, mode) {
+            (Some(_), Mode::Create(_)) => return Err(StartError::AlreadyExists(path)),
+            (Some(record), Mode::Get | Mode::GetOrCreate(_)) => {
+                let (header, state) =
+                    snapshot::decode_state::<A>(&record).map_err(|source| StartError::Decode {
+                        actor: path.clone(),
+                        source,
+                    })?;
+                (header.id, state, Arc::new(record), false)
+            }
+            (None, Mode::Get) => return Err(StartError::NotFound(path)),
+            (None, Mode::Create(input) | Mode::GetOrCreate(input)) => {
+                // The first record is written by the actor's task, after `on_create`.
+                (
+                    Uuid::new_v4(),
+                    A::create_state(input),
+                    Arc::new(Vec::new()),
+                    true,
+                )
+            }
+        };
         let slot = Arc::new(Slot::new(
             path,
             id,
@@ -403,7 +402,7 @@ impl System {
                 Some(_) if self.inner.closed.load(Ordering::SeqCst) => Err(StopReason::Shutdown),
                 None => Err(StopReason::Shutdown),
                 Some(storage) => match storage.load(slot.path.kind, slot.path.key.as_str()) {
-                    Ok(Some(record)) => snapshot::decode::<A>(&record, A::STATE_VERSION)
+                    Ok(Some(record)) => snapshot::decode_state::<A>(&record)
                         .map(|(_, state)| (state, Arc::new(record)))
                         .map_err(|e| StopReason::Reload(Arc::new(e))),
                     Ok(None) => Err(StopReason::Destroyed),

@@ -11,6 +11,7 @@ pub(crate) struct ActorOptions {
     pub(crate) create_state: Option<Path>,
     pub(crate) input: Option<Type>,
     pub(crate) state_version: Option<LitInt>,
+    pub(crate) migrate: Option<Path>,
     pub(crate) mailbox_capacity: Option<Expr>,
     pub(crate) max_state_bytes: Option<Expr>,
     pub(crate) sleep_after_ms: Option<Expr>,
@@ -27,8 +28,8 @@ pub(crate) struct RestartOptions {
     pub(crate) max_backoff_ms: Option<Expr>,
 }
 
-const ACTOR_KEYS: &str = "`name`, `create_state`, `input`, `state_version`, `mailbox_capacity`, \
-     `max_state_bytes`, `sleep_after_ms`, `never_sleep`, `restart`";
+const ACTOR_KEYS: &str = "`name`, `create_state`, `input`, `state_version`, `migrate`, \
+     `mailbox_capacity`, `max_state_bytes`, `sleep_after_ms`, `never_sleep`, `restart`";
 const RESTART_KEYS: &str = "`max_restarts`, `window_ms`, `initial_backoff_ms`, `max_backoff_ms`";
 
 /// Collects every `#[actor(...)]` attribute into one set of options; all errors are combined.
@@ -47,6 +48,7 @@ pub(crate) fn parse(attrs: &[Attribute]) -> syn::Result<ActorOptions> {
                 "create_state" => set(&mut options.create_state, &meta, |m| m.value()?.parse()),
                 "input" => set(&mut options.input, &meta, |m| m.value()?.parse()),
                 "state_version" => set(&mut options.state_version, &meta, |m| m.value()?.parse()),
+                "migrate" => set(&mut options.migrate, &meta, |m| m.value()?.parse()),
                 "mailbox_capacity" => {
                     set(&mut options.mailbox_capacity, &meta, |m| m.value()?.parse())
                 }

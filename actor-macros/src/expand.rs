@@ -34,6 +34,15 @@ pub(crate) fn derive_actor(input: &DeriveInput, options: &ActorOptions) -> Token
             <Self as ::core::default::Default>::default()
         }),
     };
+    let migrate = options.migrate.as_ref().map(|path| {
+        quote! {
+            fn migrate(
+                stored: ::actor_core::StoredState<'_>,
+            ) -> ::core::result::Result<Self, ::actor_core::DecodeError> {
+                #path(stored)
+            }
+        }
+    });
     let mut config = quote!(::actor_core::__private::ActorConfig::default());
     if let Some(capacity) = &options.mailbox_capacity {
         config = quote!(#config.mailbox_capacity(#capacity));
@@ -83,6 +92,8 @@ pub(crate) fn derive_actor(input: &DeriveInput, options: &ActorOptions) -> Token
             fn config() -> ::actor_core::__private::ActorConfig {
                 #config
             }
+
+            #migrate
         }
     }
 }
@@ -322,6 +333,12 @@ pub(crate) fn actions(item: &ItemImpl, model: &ActorImpl) -> TokenStream {
 
             fn config() -> #p::ActorConfig {
                 <Self as #p::ActorMeta>::config()
+            }
+
+            fn migrate(
+                stored: ::actor_core::StoredState<'_>,
+            ) -> ::core::result::Result<Self, ::actor_core::DecodeError> {
+                <Self as #p::ActorMeta>::migrate(stored)
             }
 
             async fn handle(

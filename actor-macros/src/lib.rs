@@ -28,6 +28,7 @@ use syn::{Data, DeriveInput, Fields, ItemImpl, parse_macro_input};
 /// | `create_state = path` | builds the initial state (from the input, if `input` is set) | `Default::default()` |
 /// | `input = Type` | what `create_state` takes | `()` |
 /// | `state_version = 2` | the state shape's version | `1` |
+/// | `migrate = path` | `fn(StoredState) -> Result<Self, DecodeError>`: builds the state from a record of another version | refuse other versions |
 /// | `mailbox_capacity = 256` | mailbox size | 64 |
 /// | `max_state_bytes = 65536` | largest encoded state | 4 MiB |
 /// | `sleep_after_ms = 5000` / `never_sleep` | idle time before the actor leaves memory | 60 s |
