@@ -178,6 +178,35 @@ async fn a_sleeping_actor_without_handles_leaves_the_registry() {
     system.shutdown().await;
 }
 
+/// Found by fuzzing: every failed start and every destroyed actor used to leave an entry in
+/// the registry, so memory grew with each call for a missing key.
+#[tokio::test]
+async fn failed_starts_and_ended_actors_leave_nothing_in_memory() {
+    let system = System::temporary().await.unwrap();
+    for i in 0..100 {
+        assert!(matches!(
+            system.get::<Diary>(format!("missing-{i}")).await,
+            Err(StartError::NotFound(_))
+        ));
+    }
+    assert_eq!(system.stats().registered, 0, "after 100 calls for missing keys");
+    let mut handles = Vec::new();
+    for i in 0..100 {
+        let d = system.get_or_create::<Diary>(format!("d{i}")).await.unwrap();
+        d.write("x".into()).await.unwrap();
+        d.destroy().await.unwrap();
+        // Handles kept by the caller report why, but hold nothing in the registry.
+        handles.push(d);
+    }
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while system.stats().registered > 0 && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    assert_eq!(system.stats().registered, 0, "after 100 destroyed actors");
+    assert!(handles.iter().all(actor_core::Handle::is_stopped));
+    system.shutdown().await;
+}
+
 #[tokio::test]
 async fn destroy_deletes_the_state_and_a_later_call_starts_fresh() {
     const TEST: &str = "destroy_deletes_the_state_and_a_later_call_starts_fresh";

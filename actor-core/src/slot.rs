@@ -167,6 +167,11 @@ impl Slot {
         self.ended_notify.notify_waiters();
     }
 
+    /// True once the actor's task has ended (stopped, not asleep).
+    pub(crate) fn is_ended(&self) -> bool {
+        self.ended.load(Ordering::SeqCst)
+    }
+
     /// Waits until the actor's task has ended.
     pub(crate) async fn wait_ended(&self) {
         loop {

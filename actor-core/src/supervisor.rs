@@ -82,6 +82,9 @@ impl Drop for Ended {
     fn drop(&mut self) {
         if !self.asleep {
             self.slot.mark_ended();
+            if let Some(system) = self.slot.system.upgrade() {
+                system.retire(&self.slot);
+            }
         }
     }
 }
@@ -518,7 +521,7 @@ impl<A: Actor> ActorTask<A> {
         let Self { mailbox, .. } = self;
         slot.park(Box::new(mailbox));
         if let Some(system) = system {
-            system.retire_sleeping(&slot);
+            system.retire(&slot);
         }
     }
 

@@ -78,9 +78,11 @@ pub(crate) struct SystemInner {
 /// A registry cell with its actor type erased.
 trait Cell: Any + Send + Sync {
     fn slot(&self) -> Option<Arc<Slot>>;
-    /// True if this cell's actor is `slot`, asleep, and only the registry holds its handle.
-    fn is_unused_and_asleep(&self, slot: &Arc<Slot>) -> bool;
-    /// True if the actor is asleep and only the registry holds its handle.
+    /// True if this cell's actor is `slot` and it can leave the registry (see
+    /// [`is_idle_garbage`](Cell::is_idle_garbage)).
+    fn can_retire(&self, slot: &Arc<Slot>) -> bool;
+    /// True if the actor has ended (its handles only report why), or is asleep and only the
+    /// registry holds its handle (a handle elsewhere wakes it through the registry's cell).
     fn is_idle_garbage(&self) -> bool;
 }
 
@@ -89,16 +91,29 @@ impl<A: Actor> Cell for OnceCell<Handle<A>> {
         self.get().map(|h| Arc::clone(&h.slot))
     }
 
-    fn is_unused_and_asleep(&self, slot: &Arc<Slot>) -> bool {
-        self.get().is_some_and(|h| {
-            Arc::ptr_eq(&h.slot, slot) && h.slot.is_asleep() && h.tx.strong_count() == 1
-        })
+    fn can_retire(&self, slot: &Arc<Slot>) -> bool {
+        self.get()
+            .is_some_and(|h| Arc::ptr_eq(&h.slot, slot) && self.is_idle_garbage())
     }
 
     fn is_idle_garbage(&self) -> bool {
         self.get()
-            .is_some_and(|h| h.slot.is_asleep() && h.tx.strong_count() == 1)
+            .is_some_and(|h| h.slot.is_ended() || (h.slot.is_asleep() && h.tx.strong_count() == 1))
     }
+}
+
+/// True if the registry's entry for `key` is `cell`.
+fn holds<A: Actor>(
+    registry: &HashMap<RegistryKey, Arc<dyn Cell>>,
+    key: &RegistryKey,
+    cell: &Arc<OnceCell<Handle<A>>>,
+) -> bool {
+    registry.get(key).is_some_and(|current| {
+        let current: Arc<dyn Any + Send + Sync> = Arc::clone(current) as Arc<dyn Cell>;
+        current
+            .downcast::<OnceCell<Handle<A>>>()
+            .is_ok_and(|current| Arc::ptr_eq(&current, cell))
+    })
 }
 
 /// Counts running actor tasks so that shutdown can wait for them.
@@ -257,12 +272,21 @@ impl System {
         };
         let must_create = matches!(mode, Mode::Create(_));
         let started_here = AtomicBool::new(false);
-        let handle = cell
+        let started = cell
             .get_or_try_init(|| {
                 started_here.store(true, Ordering::Relaxed);
                 self.spawn::<A>(path.clone(), mode)
             })
-            .await?;
+            .await;
+        let handle = match started {
+            Ok(handle) => handle,
+            Err(error) => {
+                // Nothing started (not found, undecodable, ...): the empty cell must not
+                // stay behind, or every failed call would leave one.
+                self.forget_empty(&path, &cell);
+                return Err(error);
+            }
+        };
         if must_create && !started_here.load(Ordering::Relaxed) {
             return Err(StartError::AlreadyExists(path));
         }
@@ -295,8 +319,18 @@ impl System {
     fn retire<A: Actor>(&self, path: &ActorPath, cell: &Arc<OnceCell<Handle<A>>>) {
         let mut registry = self.inner.registry();
         let key = (A::NAME, path.key.clone());
-        if let Some(current) = registry.get(&key) {
-            let current: Arc<dyn Any + Send + Sync> = Arc::clone(current) as Arc<dyn Cell>;
+        if holds(&registry, &key, cell) {
+            registry.remove(&key);
+        }
+    }
+
+    /// Removes `cell` from the registry if it is still empty and nobody else is waiting on it
+    /// (a caller that is would try to start the actor itself).
+    fn forget_empty<A: Actor>(&self, path: &ActorPath, cell: &Arc<OnceCell<Handle<A>>>) {
+        let mut registry = self.inner.registry();
+        let key = (A::NAME, path.key.clone());
+        if cell.get().is_none() && Arc::strong_count(cell) == 2 && registry.contains_key(&key) {
+            let current: Arc<dyn Any + Send + Sync> = Arc::clone(&registry[&key]) as Arc<dyn Cell>;
             if current
                 .downcast::<OnceCell<Handle<A>>>()
                 .is_ok_and(|current| Arc::ptr_eq(&current, cell))
@@ -475,15 +509,13 @@ impl System {
 }
 
 impl SystemInner {
-    /// A sleeping actor leaves the registry when nothing outside it holds a handle: then
-    /// nothing of it stays in memory. Otherwise its parked mailbox waits for the next call.
-    pub(crate) fn retire_sleeping(&self, slot: &Arc<Slot>) {
+    /// An actor that fell asleep or stopped leaves the registry when nothing outside it holds
+    /// a handle: then nothing of it stays in memory. Otherwise a sleeping actor's parked
+    /// mailbox waits for the next call (and a stopped one's handles report why it stopped).
+    pub(crate) fn retire(&self, slot: &Arc<Slot>) {
         let mut registry = self.registry();
         let key = (slot.path.kind, slot.path.key.clone());
-        if registry
-            .get(&key)
-            .is_some_and(|cell| Arc::strong_count(cell) == 1 && cell.is_unused_and_asleep(slot))
-        {
+        if registry.get(&key).is_some_and(|cell| cell.can_retire(slot)) {
             registry.remove(&key);
         }
         self.trimmer.slept();
