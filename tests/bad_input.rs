@@ -1,8 +1,8 @@
-//! Bad files and places: a truncated database, a read-only directory and a read-only file.
-//! Each is answered by a typed error that names the file, and nothing stored is changed.
-//! (Corrupt and future-format records, a file that is not a database and a second process
-//! are in `tests/persistence.rs` and `tests/crash.rs`; oversized state and values in
-//! `tests/living.rs` and `tests/kv.rs`.)
+//! Bad files, records and places: a record written by a different state type, a truncated
+//! database, a read-only directory and a read-only file. Each is answered by a typed error
+//! that names what was wrong, and nothing stored is changed. (Corrupt and future-format
+//! records, a file that is not a database and a second process are in `tests/persistence.rs`
+//! and `tests/crash.rs`; oversized state and values in `tests/living.rs` and `tests/kv.rs`.)
 
 #[path = "support/counter.rs"]
 mod counter;
@@ -13,8 +13,11 @@ use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};
 use std::os::unix::process::CommandExt as _;
 use std::path::Path;
 
-use actor_core::{OpenError, System};
+use actor_core::{
+    Actor, DecodeError, OpenError, RedbOptions, RedbStorage, StartError, Storage, System, actions,
+};
 use counter::{Counter, Op};
+use serde::{Deserialize, Serialize};
 use storage::temp_path;
 
 /// A database file holding `n` counters `c0..c{n}` with the values `0..n`.
@@ -28,6 +31,77 @@ async fn file_with_counters(path: &Path, n: i64) {
         c.ask(Op::Add(i)).await.unwrap();
     }
     system.shutdown().await;
+}
+
+/// What one program stored under the name `Thing`.
+#[derive(Actor, Serialize, Deserialize, Default)]
+#[actor(name = "Thing")]
+struct Counted {
+    count: i64,
+}
+
+#[actions]
+impl Counted {
+    pub async fn add(&mut self, by: i64) -> i64 {
+        self.count += by;
+        self.count
+    }
+}
+
+/// Another program's idea of `Thing`, with the same state version.
+#[derive(Actor, Serialize, Deserialize, Default)]
+#[actor(name = "Thing")]
+struct Labelled {
+    label: String,
+    tags: Vec<String>,
+}
+
+#[actions]
+impl Labelled {
+    pub async fn label(&self) -> String {
+        self.label.clone()
+    }
+}
+
+#[tokio::test]
+async fn a_record_of_another_state_type_is_a_typed_error_and_left_as_it_was() {
+    let path = temp_path("other-type");
+    let system = System::open(&path).await.unwrap();
+    let thing = system.get_or_create::<Counted>("t").await.unwrap();
+    assert_eq!(thing.add(7).await.unwrap(), 7);
+    system.shutdown().await;
+    let load = || {
+        RedbStorage::open(&path, &RedbOptions::default())
+            .unwrap()
+            .load("Thing", "t")
+            .unwrap()
+    };
+    let before = load();
+
+    let system = System::open(&path).await.unwrap();
+    for _ in 0..2 {
+        let error = system.get::<Labelled>("t").await.unwrap_err();
+        let StartError::Decode { actor, source } = &error else {
+            panic!("expected a decode error, got {error:?}");
+        };
+        assert_eq!(actor.key.as_str(), "t");
+        assert!(matches!(source, DecodeError::Cbor(_)), "{source:?}");
+        assert!(
+            error.to_string().contains(r#"Thing("t")"#),
+            "names the actor: {error}"
+        );
+        // Nor does get_or_create overwrite it with a fresh state.
+        assert!(system.get_or_create::<Labelled>("t").await.is_err());
+    }
+    system.shutdown().await;
+    assert_eq!(load(), before, "the record is untouched");
+
+    // The program that wrote it still reads it.
+    let system = System::open(&path).await.unwrap();
+    let thing = system.get::<Counted>("t").await.unwrap();
+    assert_eq!(thing.add(1).await.unwrap(), 8);
+    system.shutdown().await;
+    std::fs::remove_file(path).unwrap();
 }
 
 #[tokio::test]
