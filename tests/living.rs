@@ -189,10 +189,17 @@ async fn failed_starts_and_ended_actors_leave_nothing_in_memory() {
             Err(StartError::NotFound(_))
         ));
     }
-    assert_eq!(system.stats().registered, 0, "after 100 calls for missing keys");
+    assert_eq!(
+        system.stats().registered,
+        0,
+        "after 100 calls for missing keys"
+    );
     let mut handles = Vec::new();
     for i in 0..100 {
-        let d = system.get_or_create::<Diary>(format!("d{i}")).await.unwrap();
+        let d = system
+            .get_or_create::<Diary>(format!("d{i}"))
+            .await
+            .unwrap();
         d.write("x".into()).await.unwrap();
         d.destroy().await.unwrap();
         // Handles kept by the caller report why, but hold nothing in the registry.
