@@ -6,15 +6,17 @@
 
 #[path = "support/bin.rs"]
 mod bin;
+#[path = "support/scratch.rs"]
+mod scratch;
 
 use std::collections::{HashMap, HashSet};
 use std::fs::File;
 use std::io::{BufRead as _, BufReader, Read as _};
-use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
+
+use scratch::{TempDir, XorShift};
 
 /// How many SIGKILLs the kill loops deal.
 const KILLS: usize = 24;
@@ -32,70 +34,6 @@ fn probe(args: &[&str]) -> Command {
     let mut command = Command::new(bin::example("durability_probe"));
     command.args(args).stdin(Stdio::null());
     command
-}
-
-// ---------------------------------------------------------------------------------------------
-// Scratch space
-
-/// A fresh directory under the system temp dir, removed (with everything in it) on drop, so
-/// also when a test fails.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> Self {
-        static COUNTER: AtomicU64 = AtomicU64::new(0);
-        let nanos = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap_or_default()
-            .as_nanos();
-        let unique = format!(
-            "actor-suite-crash-{name}-{}-{nanos:x}-{}",
-            std::process::id(),
-            COUNTER.fetch_add(1, Ordering::Relaxed)
-        );
-        let path = std::env::temp_dir().join(unique);
-        std::fs::create_dir(&path).expect("create the temp dir");
-        Self(path)
-    }
-
-    fn file(&self, name: &str) -> String {
-        self.0
-            .join(name)
-            .to_str()
-            .expect("a UTF-8 temp path")
-            .to_owned()
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-/// A small xorshift64 generator for kill delays.
-struct XorShift(u64);
-
-impl XorShift {
-    fn seeded() -> Self {
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap_or_default();
-        let seed = u64::from(now.subsec_nanos()) ^ u64::from(std::process::id()).rotate_left(32);
-        Self(seed | 1)
-    }
-
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-
-    /// A number in `low..high`.
-    fn between(&mut self, low: u64, high: u64) -> u64 {
-        low + self.next() % (high - low)
-    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -350,7 +288,7 @@ fn acknowledged_kv_increments_survive_sigkill() {
 fn kill_loop(mode: Mode) {
     let dir = TempDir::new(mode.run());
     let db = dir.file("probe.redb");
-    let mut rng = XorShift::seeded();
+    let mut rng = XorShift::new(XorShift::clock_seed());
     let mut highest_ack: HashMap<String, u64> = HashMap::new();
     let mut seen: HashSet<(String, u64)> = HashSet::new();
     let mut last_dump: HashMap<String, u64> = HashMap::new();

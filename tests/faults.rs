@@ -95,15 +95,20 @@ fn run(steps: &[Step]) -> Result<(), TestCaseError> {
         drop(storage);
 
         // What is on disk is exactly what was acknowledged.
-        let system = System::open(&path).await.unwrap();
-        for (i, want) in model.iter().enumerate() {
-            let c = system.get::<Counter>(format!("a{i}")).await.unwrap();
-            prop_assert_eq!(c.ask(Op::Get).await.unwrap(), *want, "actor a{} on disk", i);
-        }
-        system.shutdown().await;
-        std::fs::remove_file(path).unwrap();
-        Ok(())
+        assert_on_disk(&path, &model).await
     })
+}
+
+/// Opens the file afresh and checks that counter `a{i}` holds `want[i]`; removes the file.
+async fn assert_on_disk(path: &std::path::Path, want: &[i64]) -> Result<(), TestCaseError> {
+    let system = System::open(path).await.unwrap();
+    for (i, want) in want.iter().enumerate() {
+        let c = system.get::<Counter>(format!("a{i}")).await.unwrap();
+        prop_assert_eq!(c.ask(Op::Get).await.unwrap(), *want, "actor a{} on disk", i);
+    }
+    system.shutdown().await;
+    std::fs::remove_file(path).unwrap();
+    Ok(())
 }
 
 proptest! {
@@ -270,14 +275,8 @@ fn run_io(steps: &[IoStep]) -> Result<(), TestCaseError> {
         drop(system);
 
         // A fresh open of the file, on the plain file backend, holds the acknowledged values.
-        let system = System::open(&path).await.unwrap();
-        for (a, known) in model.iter().enumerate() {
-            let c = system.get::<Counter>(format!("a{a}")).await.unwrap();
-            prop_assert_eq!(c.ask(Op::Get).await.unwrap(), known.acked, "actor a{} on disk", a);
-        }
-        system.shutdown().await;
-        std::fs::remove_file(path).unwrap();
-        Ok(())
+        let acked: Vec<i64> = model.iter().map(|known| known.acked).collect();
+        assert_on_disk(&path, &acked).await
     })
 }
 

@@ -2,6 +2,8 @@
 //! only its own call, no panicking action's change is ever kept, and afterwards every actor's
 //! state, in memory and on disk, equals the model built from the acknowledged replies.
 
+#[path = "support/scratch.rs"]
+mod scratch;
 #[path = "support/storage.rs"]
 mod storage;
 
@@ -10,6 +12,7 @@ use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use actor_core::{Actor, ActorConfig, AskError, Ctx, ReadOutcome, RestartPolicy, System};
+use scratch::XorShift;
 use serde::{Deserialize, Serialize};
 
 /// Actors `p0..` take panics; actors `s0..` never do.
@@ -71,18 +74,6 @@ impl Actor for Tally {
     }
 }
 
-/// A small deterministic generator (xorshift64).
-struct Rng(u64);
-
-impl Rng {
-    fn below(&mut self, n: u64) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0 % n
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn thousands_of_panics_leave_every_state_equal_to_the_model() {
     // Planned panics would flood the output; any other panic still prints.
@@ -115,11 +106,11 @@ async fn thousands_of_panics_leave_every_state_equal_to_the_model() {
         let panics = Arc::clone(&panics);
         let steady = c >= CLIENTS;
         clients.push(tokio::spawn(async move {
-            let mut rng = Rng(0x9e37_79b9_7f4a_7c15 ^ (c as u64 + 1));
+            let mut rng = XorShift::new(c as u64);
             for _ in 0..CALLS {
                 let offset = if steady { PANICKY } else { 0 };
-                let a = offset + usize::try_from(rng.below(16)).unwrap();
-                let n = i64::try_from(rng.below(9)).unwrap() + 1;
+                let a = offset + rng.below(16);
+                let n = i64::try_from(rng.between(1, 10)).unwrap();
                 let actor = system
                     .get_or_create::<Tally>(names[a].as_str())
                     .await

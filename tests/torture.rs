@@ -33,6 +33,9 @@
 //! prints a line per round. On a violation it prints the round, the seeds and what was
 //! found, keeps the temp dir (the file and the child's stderr), and exits 1.
 
+#[path = "support/scratch.rs"]
+mod scratch;
+
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
 use std::fs::File;
@@ -41,11 +44,12 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
 use std::sync::{Arc, mpsc};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use actor_core::{
     Actor, ActorConfig, AskError, Ctx, Handle, KvStore, ReadOutcome, RestartPolicy, System,
 };
+use scratch::{TempDir, XorShift};
 use serde::{Deserialize, Serialize};
 
 /// Actors `n0` … `n63`.
@@ -223,48 +227,6 @@ fn chain(error: &dyn std::error::Error) -> String {
         source = cause.source();
     }
     text.replace('\n', " ")
-}
-
-// ---------------------------------------------------------------------------------------------
-// Randomness
-
-/// xorshift64: kill delays in the parent, operations in the child.
-struct XorShift(u64);
-
-impl XorShift {
-    fn new(seed: u64) -> Self {
-        // One splitmix64 round spreads nearby seeds apart; xorshift must not start at 0.
-        let mut z = seed.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        Self((z ^ (z >> 31)) | 1)
-    }
-
-    fn from_clock() -> u64 {
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap_or_default();
-        u64::from(now.subsec_nanos())
-            ^ now.as_secs().rotate_left(32)
-            ^ u64::from(std::process::id())
-    }
-
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-
-    /// A number in `low..high`.
-    fn between(&mut self, low: u64, high: u64) -> u64 {
-        low + self.next() % (high - low)
-    }
-
-    /// A number in `0..n` (`n` > 0).
-    fn below(&mut self, n: usize) -> usize {
-        usize::try_from(self.next() % n as u64).expect("below n, which is a usize")
-    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1060,35 +1022,6 @@ fn went_back(name: &str, before: &Node, now: &Node, out: &mut Vec<String>) {
 // ---------------------------------------------------------------------------------------------
 // The parent
 
-/// A fresh directory under the temp dir, removed on drop unless kept (after a failure).
-struct TempDir {
-    path: PathBuf,
-    keep: bool,
-}
-
-impl TempDir {
-    fn new() -> Self {
-        let nanos = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap_or_default()
-            .as_nanos();
-        let path = std::env::temp_dir().join(format!(
-            "actor-suite-torture-{}-{nanos:x}",
-            std::process::id()
-        ));
-        std::fs::create_dir(&path).expect("create the temp dir");
-        Self { path, keep: false }
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        if !self.keep {
-            let _ = std::fs::remove_dir_all(&self.path);
-        }
-    }
-}
-
 fn env_number(name: &str) -> Option<u64> {
     let raw = std::env::var(name).ok()?;
     let number = raw
@@ -1101,11 +1034,11 @@ fn env_number(name: &str) -> Option<u64> {
 fn parent() -> ExitCode {
     let kills = env_number("TORTURE_KILLS")
         .map_or(DEFAULT_KILLS, |n| usize::try_from(n).expect("a kill count"));
-    let seed = env_number("TORTURE_SEED").unwrap_or_else(XorShift::from_clock);
+    let seed = env_number("TORTURE_SEED").unwrap_or_else(XorShift::clock_seed);
     println!("torture: seed {seed} (TORTURE_SEED={seed} replays it), {kills} kills");
-    let mut dir = TempDir::new();
-    let db = dir.path.join("torture.redb");
-    let stderr = dir.path.join("child.stderr");
+    let mut dir = TempDir::new("torture");
+    let db = dir.path().join("torture.redb");
+    let stderr = dir.path().join("child.stderr");
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -1118,11 +1051,11 @@ fn parent() -> ExitCode {
         let child_seed = rng.next();
         let kill_after = Duration::from_millis(rng.between(KILL_AFTER_MS.0, KILL_AFTER_MS.1));
         let fail = |dir: &mut TempDir, problems: &[String]| {
-            dir.keep = true;
+            dir.keep();
             eprintln!(
                 "torture: FAILED in round {round} of {kills} (seed {seed}, child seed {child_seed}, \
                  killed after {kill_after:?}); file and child stderr kept in {}",
-                dir.path.display()
+                dir.path().display()
             );
             for problem in problems.iter().take(30) {
                 eprintln!("torture: violation: {problem}");

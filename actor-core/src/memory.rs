@@ -12,17 +12,17 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
-/// Actors that must fall asleep before a trim is worth its arena walk.
+/// Actors that must leave memory before a trim is worth its arena walk.
 const BURST: usize = 256;
 /// How long after the burst the trim runs (more actors usually follow), and so the shortest
 /// time between two trims.
 const QUIET: Duration = Duration::from_secs(1);
 
-/// Counts actors going to sleep and schedules a trim after a burst of them.
+/// Counts actors leaving memory (asleep or ended) and schedules a trim after a burst of them.
 #[derive(Debug)]
 pub(crate) struct Trimmer {
     enabled: bool,
-    slept: AtomicUsize,
+    released: AtomicUsize,
     scheduled: AtomicBool,
 }
 
@@ -30,14 +30,14 @@ impl Trimmer {
     pub(crate) fn new(enabled: bool) -> Self {
         Self {
             enabled: enabled && cfg!(all(target_os = "linux", target_env = "gnu")),
-            slept: AtomicUsize::new(0),
+            released: AtomicUsize::new(0),
             scheduled: AtomicBool::new(false),
         }
     }
 
-    /// One actor went to sleep and let its memory go.
-    pub(crate) fn slept(self: &Arc<Self>) {
-        if !self.enabled || self.slept.fetch_add(1, Ordering::Relaxed) + 1 < BURST {
+    /// One actor went to sleep or ended, and let its memory go.
+    pub(crate) fn released(self: &Arc<Self>) {
+        if !self.enabled || self.released.fetch_add(1, Ordering::Relaxed) + 1 < BURST {
             return;
         }
         if self.scheduled.swap(true, Ordering::AcqRel) {
@@ -50,7 +50,7 @@ impl Trimmer {
         let this = Arc::clone(self);
         runtime.spawn(async move {
             tokio::time::sleep(QUIET).await;
-            this.slept.store(0, Ordering::Relaxed);
+            this.released.store(0, Ordering::Relaxed);
             let released = tokio::task::spawn_blocking(trim).await.unwrap_or(false);
             tracing::debug!(released, "gave freed memory back to the operating system");
             this.scheduled.store(false, Ordering::Release);

@@ -83,7 +83,7 @@ impl Drop for Ended {
         if !self.asleep {
             self.slot.mark_ended();
             if let Some(system) = self.slot.system.upgrade() {
-                system.retire(&self.slot);
+                system.leave(&self.slot);
             }
         }
     }
@@ -521,7 +521,7 @@ impl<A: Actor> ActorTask<A> {
         let Self { mailbox, .. } = self;
         slot.park(Box::new(mailbox));
         if let Some(system) = system {
-            system.retire(&slot);
+            system.leave(&slot);
         }
     }
 

@@ -512,13 +512,13 @@ impl SystemInner {
     /// An actor that fell asleep or stopped leaves the registry when nothing outside it holds
     /// a handle: then nothing of it stays in memory. Otherwise a sleeping actor's parked
     /// mailbox waits for the next call (and a stopped one's handles report why it stopped).
-    pub(crate) fn retire(&self, slot: &Arc<Slot>) {
+    pub(crate) fn leave(&self, slot: &Arc<Slot>) {
         let mut registry = self.registry();
         let key = (slot.path.kind, slot.path.key.clone());
         if registry.get(&key).is_some_and(|cell| cell.can_retire(slot)) {
             registry.remove(&key);
         }
-        self.trimmer.slept();
+        self.trimmer.released();
         // A map that held a million actors keeps its buckets unless told otherwise.
         if registry.capacity() > 1024 && registry.len() * 4 < registry.capacity() {
             let target = registry.len() * 2;
