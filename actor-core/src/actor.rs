@@ -73,6 +73,14 @@ pub trait Actor: Serialize + DeserializeOwned + Send + Sync + Sized + 'static {
     /// into the wrong shape.
     const STATE_VERSION: u32 = 1;
 
+    /// The names of the actions that can be called by name
+    /// ([`Handle::ask_json`](crate::Handle::ask_json), [`Handle::ask_cbor`](crate::Handle::ask_cbor)),
+    /// in declaration order. `#[actions]` fills it in. With the list, a call by an unknown name
+    /// fails with [`ByNameError::UnknownAction`](crate::ByNameError::UnknownAction), which
+    /// lists the valid names; left empty (the default), every name goes to the action type's
+    /// `Deserialize` and a wrong one is a [`ByNameError::Arguments`](crate::ByNameError::Arguments).
+    const ACTIONS: &'static [&'static str] = &[];
+
     /// What [`create_state`](Actor::create_state) takes. `()` for actors whose initial state is
     /// a constant.
     type Input: Send + 'static;

@@ -98,6 +98,23 @@ pub mod __private {
     pub use crate::handle::Handle;
     pub use serde;
 
+    /// Checks, with one error at the argument's type, that an action argument can travel by
+    /// name and be stored: `#[actions]` names `<T as ActionArgument>::Checked` as the field
+    /// type of each argument in the action enum.
+    #[diagnostic::on_unimplemented(
+        message = "the action argument type `{Self}` must implement `Serialize` and `Deserialize`",
+        label = "not serde-serializable",
+        note = "action arguments travel through the mailbox and may be stored or called by name: derive `serde::Serialize` and `serde::Deserialize` for `{Self}`"
+    )]
+    pub trait ActionArgument {
+        /// `Self`.
+        type Checked;
+    }
+
+    impl<T: serde::Serialize + serde::de::DeserializeOwned> ActionArgument for T {
+        type Checked = T;
+    }
+
     /// What `#[derive(Actor)]` provides; `#[actions]` builds the `Actor` impl on top of it.
     pub trait ActorMeta: Sized {
         /// See [`Actor::NAME`].
