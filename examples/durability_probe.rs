@@ -251,7 +251,7 @@ async fn run(options: &Options) -> Result<(), BoxError> {
 
 async fn kv_run(options: &Options) -> Result<(), BoxError> {
     let system = System::open(&options.db).await?;
-    let store = system.kv("probe");
+    let store = system.kv("probe")?;
     let keys: Arc<Vec<String>> = Arc::new(keys(options.count).collect());
     let result = drive_clients(options, move |rng: &mut XorShift| {
         let key = keys[rng.below(keys.len())].clone();
@@ -352,7 +352,7 @@ async fn dump(options: &Options) -> Result<(), BoxError> {
 
 async fn kv_dump(options: &Options) -> Result<(), BoxError> {
     let system = System::open(&options.db).await?;
-    let store = system.kv("probe");
+    let store = system.kv("probe")?;
     let result = async {
         let mut lines = String::new();
         for key in keys(options.count) {

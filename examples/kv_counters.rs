@@ -10,7 +10,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let path = std::env::temp_dir().join(format!("kv-counters-{}.redb", std::process::id()));
 
     let system = System::open(&path).await?;
-    let state = system.kv("default");
+    let state = system.kv("default")?;
     // 8 tasks × 100 increments at once: `increment` is atomic, so none is lost.
     let mut tasks = Vec::new();
     for _ in 0..8 {
@@ -34,7 +34,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // A new run of the program starts from the stored value.
     let system = System::open(&path).await?;
     let views = system
-        .kv("default")
+        .kv("default")?
         .increment("counter:page-views", 1)
         .await?;
     println!("after a restart and one more: {views}");

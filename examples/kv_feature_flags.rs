@@ -11,7 +11,7 @@ async fn is_feature_enabled(state: &KvStore, feature: &str) -> Result<bool, KvEr
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let system = System::temporary().await?;
-    let state = system.kv("default");
+    let state = system.kv("default")?;
 
     println!(
         "dark-mode enabled: {}",

@@ -14,7 +14,7 @@ struct User {
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let system = System::temporary().await?;
-    let state = system.kv("default");
+    let state = system.kv("default")?;
 
     let user = User {
         name: "Alice".into(),

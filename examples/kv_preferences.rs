@@ -31,7 +31,7 @@ async fn set_user_preferences(
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let system = System::temporary().await?;
-    let state = system.kv("default");
+    let state = system.kv("default")?;
 
     println!(
         "alice (defaults): {:?}",

@@ -306,7 +306,7 @@ async fn each_io_fault_fails_the_commit_with_a_typed_error_and_the_system_recove
             .unwrap();
         let c = system.get_or_create_with::<Counter>("c", 0).await.unwrap();
         assert_eq!(c.ask(Op::Add(5)).await.unwrap(), 5);
-        let kv = system.kv("store");
+        let kv = system.kv("store").unwrap();
         kv.set("k", "before").await.unwrap();
 
         // A disk that stays full: every commit fails, reads go on, nothing is acknowledged.
@@ -349,7 +349,13 @@ async fn each_io_fault_fails_the_commit_with_a_typed_error_and_the_system_recove
         let c = system.get::<Counter>("c").await.unwrap();
         assert_eq!(c.ask(Op::Get).await.unwrap(), 6, "{kind:?}: on disk");
         assert_eq!(
-            system.kv("store").get("k").await.unwrap().as_deref(),
+            system
+                .kv("store")
+                .unwrap()
+                .get("k")
+                .await
+                .unwrap()
+                .as_deref(),
             Some("after")
         );
         system.shutdown().await;

@@ -52,6 +52,7 @@ async fn write_fixture() {
     c.label("written by format 1".into()).await.unwrap();
     system
         .kv("default")
+        .unwrap()
         .set("greeting", "hello from format 1")
         .await
         .unwrap();
@@ -76,6 +77,7 @@ async fn a_file_from_format_1_still_opens_and_reads() {
     assert_eq!(
         system
             .kv("default")
+            .unwrap()
             .get("greeting")
             .await
             .unwrap()

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 async fn set_get_delete_and_values_outlive_restarts() {
     let path = storage::temp_path("kv-basic");
     let system = System::open(&path).await.unwrap();
-    let state = system.kv("default");
+    let state = system.kv("default").unwrap();
     assert_eq!(state.get("greeting").await.unwrap(), None);
     state.set("greeting", "hello world").await.unwrap();
     assert_eq!(
@@ -28,7 +28,7 @@ async fn set_get_delete_and_values_outlive_restarts() {
     system.shutdown().await;
 
     let system = System::open(&path).await.unwrap();
-    let state = system.kv("default");
+    let state = system.kv("default").unwrap();
     assert_eq!(
         state.get("greeting").await.unwrap().as_deref(),
         Some("hello again")
@@ -41,7 +41,7 @@ async fn set_get_delete_and_values_outlive_restarts() {
 #[tokio::test]
 async fn stores_are_separate() {
     let system = System::temporary().await.unwrap();
-    let (a, b) = (system.kv("default"), system.kv("users"));
+    let (a, b) = (system.kv("default").unwrap(), system.kv("users").unwrap());
     a.set("config", "from-default").await.unwrap();
     b.set("config", "from-users").await.unwrap();
     assert_eq!(
@@ -63,7 +63,7 @@ async fn stores_are_separate() {
 #[tokio::test]
 async fn bad_keys_and_values_are_typed_errors_and_store_nothing() {
     let system = System::temporary().await.unwrap();
-    let state = system.kv("default");
+    let state = system.kv("default").unwrap();
     assert!(matches!(
         state.set("", "v").await,
         Err(KvError::EmptyKey { .. })
@@ -107,10 +107,11 @@ async fn hammer(store: &KvStore, tasks: usize, each: usize) {
 async fn concurrent_increments_lose_nothing_across_a_restart() {
     let path = storage::temp_path("kv-counter");
     let system = System::open(&path).await.unwrap();
-    hammer(&system.kv("default"), 16, 500).await;
+    hammer(&system.kv("default").unwrap(), 16, 500).await;
     assert_eq!(
         system
             .kv("default")
+            .unwrap()
             .get("counter:hits")
             .await
             .unwrap()
@@ -119,10 +120,11 @@ async fn concurrent_increments_lose_nothing_across_a_restart() {
     );
     system.shutdown().await;
     let system = System::open(&path).await.unwrap();
-    hammer(&system.kv("default"), 16, 500).await;
+    hammer(&system.kv("default").unwrap(), 16, 500).await;
     assert_eq!(
         system
             .kv("default")
+            .unwrap()
             .get("counter:hits")
             .await
             .unwrap()
@@ -137,7 +139,7 @@ async fn concurrent_increments_lose_nothing_across_a_restart() {
 #[tokio::test]
 async fn update_and_compare_and_set_are_atomic() {
     let system = System::temporary().await.unwrap();
-    let s = system.kv("default");
+    let s = system.kv("default").unwrap();
     assert!(
         s.compare_and_set("lock", None, Some("me".into()))
             .await
@@ -184,7 +186,7 @@ async fn update_and_compare_and_set_are_atomic() {
 #[tokio::test]
 async fn list_by_prefix_in_pages() {
     let system = System::temporary().await.unwrap();
-    let s = system.kv("default");
+    let s = system.kv("default").unwrap();
     for i in 0..25 {
         s.set(&format!("user:{i:02}"), format!("u{i}"))
             .await
@@ -193,6 +195,7 @@ async fn list_by_prefix_in_pages() {
     s.set("feature:dark-mode", "true").await.unwrap();
     system
         .kv("other")
+        .unwrap()
         .set("user:99", "elsewhere")
         .await
         .unwrap();
@@ -226,7 +229,7 @@ struct User {
 #[tokio::test]
 async fn json_helpers_store_strings() {
     let system = System::temporary().await.unwrap();
-    let s = system.kv("default");
+    let s = system.kv("default").unwrap();
     let user = User {
         name: "Alice".into(),
         role: "admin".into(),
@@ -249,7 +252,7 @@ async fn json_helpers_store_strings() {
 #[tokio::test]
 async fn a_failed_commit_writes_nothing_and_says_so() {
     let (system, storage, _) = storage::recorded_system("kv-fail").await;
-    let s = system.kv("default");
+    let s = system.kv("default").unwrap();
     s.set("k", "before").await.unwrap();
     storage.fail_next(1);
     assert!(matches!(
@@ -285,7 +288,13 @@ async fn bindings_from_a_config_file_and_a_typed_env() {
     assert_eq!(env.state.name(), "default");
     assert_eq!(env.user_state.name(), "users");
     assert_eq!(
-        system.kv("users").get("user:abc").await.unwrap().as_deref(),
+        system
+            .kv("users")
+            .unwrap()
+            .get("user:abc")
+            .await
+            .unwrap()
+            .as_deref(),
         Some("data")
     );
     assert_eq!(
@@ -349,13 +358,17 @@ struct Greeter {
 impl Greeter {
     pub async fn greet(&mut self, ctx: &mut Ctx<Self>, name: String) -> Result<String, KvError> {
         let system = ctx.system().ok_or(KvError::Shutdown)?;
-        let prefs = system.kv("prefs");
+        let prefs = system.kv("prefs").unwrap();
         let greeting = prefs
             .get(&format!("greeting:{name}"))
             .await?
             .unwrap_or_else(|| "hello".into());
         self.greeted += 1;
-        system.kv("stats").increment("greetings", 1).await?;
+        system
+            .kv("stats")
+            .unwrap()
+            .increment("greetings", 1)
+            .await?;
         Ok(format!("{greeting}, {name}"))
     }
 }
@@ -365,6 +378,7 @@ async fn stores_are_reachable_from_actions() {
     let system = System::temporary().await.unwrap();
     system
         .kv("prefs")
+        .unwrap()
         .set("greeting:ada", "bonjour")
         .await
         .unwrap();
@@ -374,6 +388,7 @@ async fn stores_are_reachable_from_actions() {
     assert_eq!(
         system
             .kv("stats")
+            .unwrap()
             .get("greetings")
             .await
             .unwrap()

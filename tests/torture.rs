@@ -268,7 +268,7 @@ fn child(db: PathBuf) -> ExitCode {
         let mut rng = XorShift::new(seed);
         for client in 0..CLIENTS {
             let workload = Workload {
-                kv: system.kv(STORE),
+                kv: system.kv(STORE).unwrap(),
                 nodes: Arc::clone(&nodes),
                 client,
                 rng: XorShift::new(rng.next()),
@@ -650,7 +650,7 @@ async fn read_all(system: &System) -> Result<Observed, String> {
             Err(e) => return Err(format!("{key}: Dump failed: {}", chain(&e))),
         }
     }
-    let kv = system.kv(STORE);
+    let kv = system.kv(STORE).unwrap();
     let get = async |key: String| -> Result<Option<String>, String> {
         kv.get(&key)
             .await

@@ -74,10 +74,28 @@ pub enum OpenError {
     WriterThread(#[source] std::io::Error),
 }
 
-/// A state could not be encoded as CBOR.
+/// A value (an actor's state, or a reply sent by name) could not be encoded. Nothing was
+/// written for it.
 #[derive(Debug, thiserror::Error)]
-#[error("cannot encode the state as CBOR")]
-pub struct EncodeError(#[from] ciborium::ser::Error<std::io::Error>);
+#[non_exhaustive]
+pub enum EncodeError {
+    /// The value nests deeper than [`MAX_DEPTH`](crate::MAX_DEPTH) levels: it would not
+    /// decode again, so it is refused before it is written.
+    #[error("the value nests deeper than {limit} levels")]
+    TooDeep {
+        /// The limit, [`MAX_DEPTH`](crate::MAX_DEPTH).
+        limit: usize,
+    },
+    /// The value's `Serialize` implementation panicked.
+    #[error("the value's Serialize implementation panicked: {message}")]
+    Panicked {
+        /// The panic's message, when it was a string.
+        message: String,
+    },
+    /// The CBOR encoder refused the value (a `Serialize` implementation returned an error).
+    #[error("cannot encode the value as CBOR")]
+    Cbor(#[source] ciborium::ser::Error<std::io::Error>),
+}
 
 /// A stored record could not be decoded. Nothing is written or deleted because of it.
 #[derive(Debug, thiserror::Error)]
@@ -109,6 +127,12 @@ pub enum DecodeError {
     /// The CBOR payload does not decode into the state type.
     #[error("the state does not decode")]
     Cbor(#[from] ciborium::de::Error<std::io::Error>),
+    /// The state type's `Deserialize` implementation, or `Actor::migrate`, panicked.
+    #[error("decoding the state panicked: {message}")]
+    Panicked {
+        /// The panic's message, when it was a string.
+        message: String,
+    },
 }
 
 /// Why an actor stopped taking actions.
@@ -135,6 +159,15 @@ pub enum StopReason {
     /// The actor's first state could not be written (see the `StartError` its creator got).
     #[error("the actor could not be created")]
     NotCreated,
+    /// The system shut down while an action or hook of this actor was still running after the
+    /// shutdown deadline ([`SystemBuilder::shutdown_timeout`](crate::SystemBuilder::shutdown_timeout)):
+    /// it was cancelled, and nothing it changed was written. What was acknowledged before is
+    /// durable.
+    #[error("cancelled: still running {after:?} after shutdown began")]
+    Aborted {
+        /// The shutdown deadline.
+        after: std::time::Duration,
+    },
 }
 
 /// Getting or creating an actor failed ([`System::get_or_create`](crate::System::get_or_create),
@@ -194,9 +227,44 @@ pub enum StartError {
         #[source]
         source: Arc<StorageError>,
     },
-    /// Two actor types share the name in `Actor::NAME`; they would share stored records.
-    #[error("actor {0}: another actor type uses the same name")]
-    NameClash(ActorPath),
+    /// Another actor type already uses this type's `Actor::NAME` in this system. They would
+    /// share stored records, so the second type is refused (at its first use, whatever the
+    /// key). Give one of them another name with `#[actor(name = "...")]`.
+    #[error(
+        "actor type `{requested}` cannot use the name `{name}`: `{registered}` already uses it in this system; give one of them another name with #[actor(name = \"...\")]"
+    )]
+    NameClash {
+        /// The name both types claim.
+        name: &'static str,
+        /// The Rust type that used the name first.
+        registered: &'static str,
+        /// The Rust type that was refused.
+        requested: &'static str,
+    },
+    /// The key is longer than [`MAX_ACTOR_KEY_BYTES`](crate::MAX_ACTOR_KEY_BYTES) (in its
+    /// encoded form, [`ActorKey::as_str`](crate::ActorKey::as_str)).
+    #[error(
+        "actor {kind}: a key of {len} bytes is over the limit of {limit} (it starts `{prefix}`)"
+    )]
+    KeyTooLong {
+        /// The actor type's name.
+        kind: &'static str,
+        /// The encoded key's length.
+        len: usize,
+        /// The limit.
+        limit: usize,
+        /// The key's first characters.
+        prefix: String,
+    },
+    /// `create_state` or `on_create` panicked. Nothing was stored; a later call creates the
+    /// actor again from the start.
+    #[error("creating actor {actor} panicked: {message}")]
+    CreatePanicked {
+        /// The actor.
+        actor: ActorPath,
+        /// The panic's message, when it was a string.
+        message: String,
+    },
     /// The system is shut down.
     #[error("the system is shut down")]
     Shutdown,
@@ -263,6 +331,37 @@ pub enum AskError<E> {
         /// The actor.
         actor: ActorPath,
     },
+    /// An action asked an actor that is itself waiting, through nested asks, for the asking
+    /// actor (A asks B, whose action asks A): both would wait forever. Nothing was sent.
+    #[error("call cycle: {}", cycle_text(.cycle))]
+    Cycle {
+        /// The actors in the cycle, from the first asker to the actor asked again.
+        cycle: Vec<ActorPath>,
+    },
+    /// The actor was asleep and could not be read back from storage (a read failed). The
+    /// action did not run; the next call tries to wake the actor again.
+    #[error("actor {actor} is asleep and could not be loaded")]
+    Unavailable {
+        /// The actor.
+        actor: ActorPath,
+        /// What storage reported.
+        #[source]
+        source: Arc<StorageError>,
+    },
+    /// [`Handle::ask_timeout`](crate::Handle::ask_timeout) gave up waiting. The action was
+    /// not withdrawn: it may still run, and its effect may be (or become) durable.
+    #[error("no reply from {actor} within {after:?}")]
+    Timeout {
+        /// The actor.
+        actor: ActorPath,
+        /// How long the caller waited.
+        after: std::time::Duration,
+    },
+}
+
+fn cycle_text(cycle: &[ActorPath]) -> String {
+    let names: Vec<String> = cycle.iter().map(ToString::to_string).collect();
+    names.join(" -> ")
 }
 
 impl<E> AskError<E> {
@@ -291,6 +390,9 @@ impl<E> AskError<E> {
             }
             Self::Stopped { actor, reason } => AskError::Stopped { actor, reason },
             Self::Reentrant { actor } => AskError::Reentrant { actor },
+            Self::Cycle { cycle } => AskError::Cycle { cycle },
+            Self::Unavailable { actor, source } => AskError::Unavailable { actor, source },
+            Self::Timeout { actor, after } => AskError::Timeout { actor, after },
         })
     }
 }
@@ -311,19 +413,32 @@ impl AskError<Infallible> {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ByNameError<P> {
-    /// No action has that name, or the arguments do not fit it. Nothing was sent.
-    #[error("action `{action}`: unknown action or bad arguments")]
+    /// No action has that name. Nothing was sent.
+    #[error("unknown action `{action}`; the actions are: {}", valid.join(", "))]
+    UnknownAction {
+        /// The name asked for (at most its first 64 characters).
+        action: String,
+        /// The names of the actor's actions ([`Actor::ACTIONS`](crate::Actor::ACTIONS)).
+        valid: &'static [&'static str],
+    },
+    /// The arguments do not fit the action: a missing, unknown or mistyped field, or a value
+    /// nested deeper than [`MAX_DEPTH`](crate::MAX_DEPTH). Nothing was sent.
+    #[error("action `{action}`: bad arguments: {source}")]
     Arguments {
-        /// The name asked for.
+        /// The action's name.
         action: String,
         /// What the decoder reported.
         #[source]
-        source: Box<dyn std::error::Error + Send + Sync>,
+        source: ArgumentsError,
     },
-    /// The reply or the action's error could not be encoded.
-    #[error("action `{action}`: the reply does not encode")]
+    /// The reply (or the action's error) cannot be encoded in the payload format, e.g. a
+    /// `u128` beyond JSON's integers, a map with non-string keys, or a value nested too deep.
+    /// This is found inside the actor's turn, before anything is written: the action was
+    /// rolled back and nothing of it was applied, so the call can be retried once the reply
+    /// type is fixed.
+    #[error("action `{action}`: its reply cannot be encoded, so it was rolled back")]
     Reply {
-        /// The name asked for.
+        /// The action's name.
         action: String,
         /// What the encoder reported.
         #[source]
@@ -335,6 +450,39 @@ pub enum ByNameError<P> {
     /// The runtime could not run the action or make its result durable.
     #[error(transparent)]
     Call(AskError<Infallible>),
+}
+
+/// Why arguments did not decode: the decoder's message, cut to at most 256 bytes (it may
+/// quote the input).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct ArgumentsError {
+    message: String,
+}
+
+impl ArgumentsError {
+    pub(crate) fn new(error: &dyn std::fmt::Display) -> Self {
+        Self {
+            message: prefix(&error.to_string(), 256),
+        }
+    }
+
+    /// The decoder's message (at most 256 bytes).
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+}
+
+/// At most the first `max` bytes of `text` (cut at a character boundary), with `…` when cut.
+pub(crate) fn prefix(text: &str, max: usize) -> String {
+    if text.len() <= max {
+        return text.to_owned();
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &text[..end])
 }
 
 /// A [`tell`](crate::Handle::tell) could not be delivered; the action is handed back.
@@ -350,6 +498,18 @@ pub enum TellError<M> {
         actor: ActorPath,
         /// Why it is not running.
         reason: StopReason,
+    },
+    /// The receiving actor was asleep and could not be read back from storage. The action
+    /// was not delivered; the next call tries to wake the actor again.
+    #[error("actor {actor} is asleep and could not be loaded")]
+    Unavailable {
+        /// The action that was not delivered.
+        action: M,
+        /// The receiving actor.
+        actor: ActorPath,
+        /// What storage reported.
+        #[source]
+        source: Arc<StorageError>,
     },
     /// Sent from inside an action, and the calling actor's state could not be made durable
     /// first (`source` is the failed commit), or an actor told itself while its own mailbox
@@ -387,7 +547,8 @@ pub enum SaveError {
     },
 }
 
-/// Every error of this crate, for callers that do not need to tell them apart.
+/// Every error of this crate, for callers that do not need to tell them apart: each
+/// operation's error converts into it with `?`.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
@@ -403,7 +564,23 @@ pub enum Error {
     /// See [`StorageError`].
     #[error(transparent)]
     Storage(#[from] StorageError),
-    /// An [`AskError`] or [`TellError`], with the action's own error boxed.
+    /// See [`DecodeError`].
+    #[error(transparent)]
+    Decode(#[from] DecodeError),
+    /// See [`EncodeError`].
+    #[error(transparent)]
+    Encode(#[from] EncodeError),
+    /// See [`KvError`](crate::KvError).
+    #[error(transparent)]
+    Kv(#[from] crate::kv::KvError),
+    /// See [`BindingError`](crate::BindingError).
+    #[error(transparent)]
+    Binding(#[from] crate::kv::BindingError),
+    /// See [`ConfigError`](crate::ConfigError).
+    #[error(transparent)]
+    Config(#[from] crate::kv::ConfigError),
+    /// An [`AskError`], [`TellError`] or [`ByNameError`], with the action's own error (or the
+    /// undelivered action) boxed.
     #[error(transparent)]
     Call(Box<dyn std::error::Error + Send + Sync>),
 }
@@ -416,6 +593,12 @@ impl<E: std::error::Error + Send + Sync + 'static> From<AskError<E>> for Error {
 
 impl<M: std::fmt::Debug + Send + Sync + 'static> From<TellError<M>> for Error {
     fn from(error: TellError<M>) -> Self {
+        Self::Call(Box::new(error))
+    }
+}
+
+impl<P: std::fmt::Debug + Send + Sync + 'static> From<ByNameError<P>> for Error {
+    fn from(error: ByNameError<P>) -> Self {
         Self::Call(Box::new(error))
     }
 }

@@ -1,22 +1,32 @@
 //! [`Handle`]: the cheap, cloneable address of one running actor.
 
+use std::cell::RefCell;
 use std::convert::Infallible;
 use std::fmt;
-use std::sync::Arc;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
 
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
 use crate::actor::Actor;
-use serde::Serialize;
-use serde::de::DeserializeOwned;
-
-use crate::error::{AskError, ByNameError, TellError};
+use crate::error::{ArgumentsError, AskError, ByNameError, EncodeError, StopReason, TellError};
 use crate::key::{ActorKey, ActorPath};
 use crate::slot::Slot;
 
 /// What an action's caller gets back.
 pub(crate) type Reply<A> = Result<<A as Actor>::Reply, AskError<<A as Actor>::Error>>;
+
+/// For a call by name: encodes the action's result inside the actor's turn, before anything
+/// is written, keeps the encoded form for the caller, and says whether it encoded. A result
+/// that does not encode rolls the action back.
+pub(crate) type EncodeResult<A> =
+    Box<dyn FnOnce(Result<&<A as Actor>::Reply, &<A as Actor>::Error>) -> bool + Send + 'static>;
 
 /// What a mailbox carries.
 pub(crate) enum Envelope<A: Actor> {
@@ -24,43 +34,145 @@ pub(crate) enum Envelope<A: Actor> {
     Action {
         action: A::Action,
         reply: Option<oneshot::Sender<Reply<A>>>,
+        /// The actors waiting, through nested asks, for this action's reply (none when the
+        /// caller is not an actor).
+        chain: Option<Arc<Waiting>>,
+        /// For a call by name.
+        encode: Option<EncodeResult<A>>,
     },
     /// Delete the actor and its state.
     Destroy(oneshot::Sender<Result<(), AskError<Infallible>>>),
 }
 
+/// One actor waiting in an `ask` for another actor's reply, and the actors waiting for it in
+/// turn: a call chain, walked to refuse a call that would close a cycle.
+#[derive(Debug)]
+pub(crate) struct Waiting {
+    slot: Arc<Slot>,
+    /// Cleared when the ask returns (or is dropped): the actor no longer waits.
+    active: AtomicBool,
+    parent: Option<Arc<Waiting>>,
+}
+
+/// The actor whose task is running: its slot, and the call chain of the action it runs.
+pub(crate) struct Current {
+    slot: Arc<Slot>,
+    chain: RefCell<Option<Arc<Waiting>>>,
+}
+
+impl Current {
+    pub(crate) fn new(slot: Arc<Slot>) -> Self {
+        Self {
+            slot,
+            chain: RefCell::new(None),
+        }
+    }
+}
+
 tokio::task_local! {
-    /// The slot of the actor whose task is running, so that a call out of an action can wait
-    /// for that actor's state to be durable first (the output gate).
-    pub(crate) static CURRENT: Arc<Slot>;
+    /// The actor whose task is running, so that a call out of an action can wait for that
+    /// actor's state to be durable first (the output gate) and refuse a call cycle.
+    pub(crate) static CURRENT: Current;
+}
+
+/// Sets the call chain of the action the current task is about to run.
+pub(crate) fn set_chain(chain: Option<Arc<Waiting>>) {
+    let _ = CURRENT.try_with(|current| *current.chain.borrow_mut() = chain);
 }
 
 /// Why a call out of an action may not leave.
 enum Gate {
     Reentrant,
+    Cycle(Vec<ActorPath>),
     Commit(Arc<Slot>, Arc<crate::StorageError>),
 }
 
-/// Inside an action: waits until the calling actor's state is durable. Outside: nothing.
-async fn gate(target: &Arc<Slot>) -> Result<(), Gate> {
-    let Ok(current) = CURRENT.try_with(Arc::clone) else {
-        return Ok(());
+/// Inside an action: refuses a call to the actor itself (and, for asks, to an actor waiting
+/// for this one), then waits until the calling actor's state is durable, and returns the call
+/// chain the receiver will run under. Outside an action: nothing.
+async fn gate(target: &Arc<Slot>, asks: bool) -> Result<Option<Arc<Waiting>>, Gate> {
+    let Ok((current, parent)) =
+        CURRENT.try_with(|c| (Arc::clone(&c.slot), c.chain.borrow().clone()))
+    else {
+        return Ok(None);
     };
     if Arc::ptr_eq(&current, target) {
         return Err(Gate::Reentrant);
     }
-    match current.wait_durable(None).await {
-        Ok(()) => Ok(()),
-        Err(error) => Err(Gate::Commit(current, error)),
+    if asks {
+        let mut chain = Vec::new();
+        let mut node = parent.as_deref();
+        let mut closes = false;
+        while let Some(waiting) = node {
+            if waiting.active.load(Ordering::SeqCst) {
+                chain.push(waiting.slot.path.clone());
+                closes |= Arc::ptr_eq(&waiting.slot, target);
+            }
+            node = waiting.parent.as_deref();
+        }
+        if closes {
+            chain.reverse();
+            let start = chain
+                .iter()
+                .position(|path| *path == target.path)
+                .unwrap_or(0);
+            let mut cycle = chain.split_off(start);
+            cycle.push(current.path.clone());
+            cycle.push(target.path.clone());
+            return Err(Gate::Cycle(cycle));
+        }
+    }
+    if let Err(error) = current.wait_durable(None).await {
+        return Err(Gate::Commit(current, error));
+    }
+    Ok(asks.then(|| {
+        Arc::new(Waiting {
+            slot: current,
+            active: AtomicBool::new(true),
+            parent,
+        })
+    }))
+}
+
+/// Marks the asking actor as no longer waiting when its ask ends, however it ends.
+struct Asking(Option<Arc<Waiting>>);
+
+impl Drop for Asking {
+    fn drop(&mut self) {
+        if let Some(waiting) = &self.0 {
+            waiting.active.store(false, Ordering::SeqCst);
+        }
     }
 }
+
+/// Why an envelope could not be put in the mailbox.
+#[derive(Debug)]
+pub(crate) enum Refused {
+    /// The actor is stopped (the slot says why).
+    Stopped,
+    /// The actor is asleep and its record could not be read.
+    Unavailable(Arc<crate::StorageError>),
+}
+
+/// A delivery that may go to a new activation (see `Handle::restart_and_deliver`).
+type Delivery<'a, A> =
+    Pin<Box<dyn Future<Output = Result<(), (Envelope<A>, Refused)>> + Send + 'a>>;
+
+/// The longest action name a call by name accepts.
+const MAX_ACTION_NAME_BYTES: usize = 256;
 
 /// The address of one actor: send it actions with [`ask`](Handle::ask) or
 /// [`tell`](Handle::tell). Cloning is cheap (two reference counts).
 ///
 /// Called from inside another actor's action, `ask` and `tell` first wait until the calling
 /// actor's state, as handed over so far, is durable: nothing leaves an actor that a crash
-/// could take back.
+/// could take back. An `ask` that would close a call cycle (the asked actor is itself waiting
+/// for the asking one) fails with [`AskError::Cycle`] instead of waiting forever.
+///
+/// A handle stays valid while its actor sleeps (the next call wakes it). After a crash loop
+/// ([`StopReason::CrashLoop`]) calls fail until the restart policy's longest back-off has
+/// passed; then the next call through any handle starts the actor again from its last
+/// durable state. After a shutdown or a destroy a handle only reports why it stopped.
 pub struct Handle<A: Actor> {
     pub(crate) tx: mpsc::Sender<Envelope<A>>,
     pub(crate) slot: Arc<Slot>,
@@ -105,7 +217,8 @@ impl<A: Actor> Handle<A> {
         self.slot.is_asleep()
     }
 
-    /// True once the actor has stopped taking actions (shutdown, crash loop, destroy).
+    /// True once this activation of the actor has stopped taking actions (shutdown, crash
+    /// loop, destroy). After a crash loop a later call starts a new activation.
     pub fn is_stopped(&self) -> bool {
         self.tx.is_closed()
     }
@@ -113,13 +226,46 @@ impl<A: Actor> Handle<A> {
     /// Sends an action and waits for its reply. The reply is released only once the state
     /// the action left (or saw) is durable.
     pub async fn ask(&self, action: A::Action) -> Result<A::Reply, AskError<A::Error>> {
-        self.ask_gate().await?;
+        self.call(action, None).await
+    }
+
+    /// [`ask`](Handle::ask), giving up after `timeout` with [`AskError::Timeout`].
+    ///
+    /// Giving up does not withdraw the action: if it is already queued or running it still
+    /// runs, and its effect may become durable. Use it to bound how long a caller waits (for
+    /// an actor stuck in a slow action, say), not as a way to cancel.
+    pub async fn ask_timeout(
+        &self,
+        action: A::Action,
+        timeout: Duration,
+    ) -> Result<A::Reply, AskError<A::Error>> {
+        tokio::time::timeout(timeout, self.ask(action))
+            .await
+            .unwrap_or_else(|_| {
+                Err(AskError::Timeout {
+                    actor: self.slot.path.clone(),
+                    after: timeout,
+                })
+            })
+    }
+
+    async fn call(
+        &self,
+        action: A::Action,
+        encode: Option<EncodeResult<A>>,
+    ) -> Result<A::Reply, AskError<A::Error>> {
+        let chain = self.ask_gate().await.map_err(AskError::widen)?;
+        let _asking = Asking(chain.clone());
         let (tx, rx) = oneshot::channel();
         let envelope = Envelope::Action {
             action,
             reply: Some(tx),
+            chain,
+            encode,
         };
-        self.deliver(envelope).await.map_err(|_| self.stopped())?;
+        self.deliver(envelope)
+            .await
+            .map_err(|(_, refused)| self.refused(refused).widen())?;
         rx.await.unwrap_or_else(|_| Err(self.stopped()))
     }
 
@@ -128,32 +274,65 @@ impl<A: Actor> Handle<A> {
     /// [`StopReason::Destroyed`](crate::StopReason::Destroyed); a later
     /// [`System::get_or_create`](crate::System::get_or_create) creates it afresh.
     pub async fn destroy(&self) -> Result<(), AskError<Infallible>> {
+        let chain = self.ask_gate().await?;
+        let _asking = Asking(chain);
         let (tx, rx) = oneshot::channel();
         self.deliver(Envelope::Destroy(tx))
             .await
-            .map_err(|_| self.stopped_plain())?;
+            .map_err(|(_, refused)| self.refused(refused))?;
         rx.await.unwrap_or_else(|_| Err(self.stopped_plain()))
     }
 
     /// Puts an envelope in the mailbox, waking the actor first if it sleeps, and again if
-    /// it fell asleep while the envelope went in.
-    async fn deliver(&self, envelope: Envelope<A>) -> Result<(), Envelope<A>> {
-        if self.slot.is_asleep() && !self.wake().await {
-            return Err(envelope);
+    /// it fell asleep while the envelope went in. A mailbox closed by a crash loop is
+    /// replaced by a new activation's once the back-off has passed.
+    async fn deliver(&self, envelope: Envelope<A>) -> Result<(), (Envelope<A>, Refused)> {
+        if self.slot.is_asleep()
+            && let Err(refused) = self.wake().await
+        {
+            return Err((envelope, refused));
         }
-        self.tx.send(envelope).await.map_err(|e| e.0)?;
+        if let Err(mpsc::error::SendError(envelope)) = self.tx.send(envelope).await {
+            return self.restart_and_deliver(envelope).await;
+        }
         if self.slot.is_asleep() {
-            // The envelope is queued; the woken actor will run it.
-            self.wake().await;
+            // The envelope is queued; the woken actor will run it (or, if the wake fails,
+            // it has been answered with the failure already).
+            let _ = self.wake().await;
         }
         Ok(())
     }
 
-    /// Wakes a sleeping actor. False if it cannot be woken (the system is gone).
-    async fn wake(&self) -> bool {
+    /// After a crash loop: once the restart policy's longest back-off has passed, starts the
+    /// actor again (as [`System::get`](crate::System::get) would) and delivers to it.
+    fn restart_and_deliver(&self, envelope: Envelope<A>) -> Delivery<'_, A> {
+        Box::pin(async move {
+            let cooled = match self.slot.stopped() {
+                Some((StopReason::CrashLoop { .. }, at)) => {
+                    at.elapsed() >= A::config().restart.max_backoff
+                }
+                _ => false,
+            };
+            let system = self.slot.system.upgrade();
+            let (true, Some(system)) = (cooled, system) else {
+                return Err((envelope, Refused::Stopped));
+            };
+            let system = crate::System::from_inner(system);
+            match system.get::<A>(self.slot.path.key.clone()).await {
+                Ok(fresh) if !Arc::ptr_eq(&fresh.slot, &self.slot) => {
+                    tracing::info!(actor = %self.slot.path, "restarted after a crash loop by a call through an old handle");
+                    fresh.deliver(envelope).await
+                }
+                _ => Err((envelope, Refused::Stopped)),
+            }
+        })
+    }
+
+    /// Wakes a sleeping actor.
+    async fn wake(&self) -> Result<(), Refused> {
         match self.slot.system.upgrade() {
             Some(system) => crate::System::from_inner(system).wake(self).await,
-            None => false,
+            None => Err(Refused::Stopped),
         }
     }
 
@@ -163,12 +342,14 @@ impl<A: Actor> Handle<A> {
         let envelope = Envelope::Action {
             action,
             reply: None,
+            chain: None,
+            encode: None,
         };
-        match gate(&self.slot).await {
-            Ok(()) => {}
+        match gate(&self.slot, false).await {
+            Ok(_) => {}
             // An actor telling itself: the action stays inside the actor, so it need not wait
             // for durability, but it must not wait for room in its own mailbox either.
-            Err(Gate::Reentrant) => {
+            Err(Gate::Reentrant | Gate::Cycle(_)) => {
                 return self.tx.try_send(envelope).map_err(|e| {
                     let full = matches!(e, mpsc::error::TrySendError::Full(_));
                     let action = action_of(e.into_inner());
@@ -193,7 +374,14 @@ impl<A: Actor> Handle<A> {
         }
         self.deliver(envelope)
             .await
-            .map_err(|e| self.tell_stopped(action_of(e)))
+            .map_err(|(envelope, refused)| match refused {
+                Refused::Stopped => self.tell_stopped(action_of(envelope)),
+                Refused::Unavailable(source) => TellError::Unavailable {
+                    action: action_of(envelope),
+                    actor: self.slot.path.clone(),
+                    source,
+                },
+            })
     }
 
     fn tell_stopped(&self, action: A::Action) -> TellError<A::Action> {
@@ -207,6 +395,14 @@ impl<A: Actor> Handle<A> {
     /// Calls an action by name with JSON arguments and returns its JSON reply:
     /// `ask_json("increment", json!({"by": 5}))`. An action error comes back as JSON in
     /// [`ByNameError::Action`]. (`#[actions]` makes every actor callable this way.)
+    ///
+    /// An unknown name fails with [`ByNameError::UnknownAction`] (listing the valid names),
+    /// arguments that do not fit (a missing, unknown or mistyped field, or nesting deeper
+    /// than [`MAX_DEPTH`](crate::MAX_DEPTH)) with [`ByNameError::Arguments`]; nothing is
+    /// sent for either. The reply is encoded inside the actor's turn: if it cannot be (a
+    /// `u128` beyond JSON's integers, a map whose keys are not strings), the action is rolled
+    /// back and the call fails with [`ByNameError::Reply`], so an error never hides an
+    /// applied action.
     pub async fn ask_json(
         &self,
         action: &str,
@@ -217,6 +413,17 @@ impl<A: Actor> Handle<A> {
         A::Reply: Serialize,
         A::Error: Serialize,
     {
+        check_action_name::<A, _>(action)?;
+        let bad_args = |message: &dyn fmt::Display| ByNameError::Arguments {
+            action: action.to_owned(),
+            source: ArgumentsError::new(message),
+        };
+        if crate::depth::json_too_deep(&args) {
+            crate::depth::drop_json(args);
+            return Err(bad_args(&EncodeError::TooDeep {
+                limit: crate::MAX_DEPTH,
+            }));
+        }
         let args = if args.is_null() {
             serde_json::Value::Object(serde_json::Map::new())
         } else {
@@ -224,23 +431,9 @@ impl<A: Actor> Handle<A> {
         };
         let mut tagged = serde_json::Map::new();
         tagged.insert(action.to_owned(), args);
-        let decoded = serde_json::from_value(serde_json::Value::Object(tagged)).map_err(|e| {
-            ByNameError::Arguments {
-                action: action.to_owned(),
-                source: e.into(),
-            }
-        })?;
-        let encode = |value: Result<serde_json::Value, serde_json::Error>| {
-            value.map_err(|e| ByNameError::Reply {
-                action: action.to_owned(),
-                source: e.into(),
-            })
-        };
-        match self.ask(decoded).await.map_err(AskError::split) {
-            Ok(reply) => encode(serde_json::to_value(reply)),
-            Err(Ok(error)) => Err(ByNameError::Action(encode(serde_json::to_value(error))?)),
-            Err(Err(error)) => Err(ByNameError::Call(error)),
-        }
+        let decoded =
+            serde_json::from_value(serde_json::Value::Object(tagged)).map_err(|e| bad_args(&e))?;
+        self.call_by_name::<Json>(action, decoded).await
     }
 
     /// Calls an action by name with CBOR-encoded arguments (a map of argument names to
@@ -251,44 +444,90 @@ impl<A: Actor> Handle<A> {
         A::Reply: Serialize,
         A::Error: Serialize,
     {
-        let bad_args = |source: Box<dyn std::error::Error + Send + Sync>| ByNameError::Arguments {
+        check_action_name::<A, _>(action)?;
+        let bad_args = |message: &dyn fmt::Display| ByNameError::Arguments {
             action: action.to_owned(),
-            source,
+            source: ArgumentsError::new(message),
         };
         let args = if args.is_empty() {
             ciborium::Value::Map(Vec::new())
         } else {
-            ciborium::from_reader(args).map_err(|e| bad_args(Box::new(e)))?
+            ciborium::from_reader(args).map_err(|e| bad_args(&e))?
         };
         let tagged = ciborium::Value::Map(vec![(ciborium::Value::Text(action.to_owned()), args)]);
-        let decoded = tagged.deserialized().map_err(|e| bad_args(Box::new(e)))?;
-        let encode = |value: &dyn erased::Encode| {
-            let mut out = Vec::new();
-            value
-                .encode(&mut out)
-                .map(|()| out)
-                .map_err(|e| ByNameError::Reply {
-                    action: action.to_owned(),
-                    source: e.into(),
-                })
+        let decoded = tagged.deserialized().map_err(|e| bad_args(&e))?;
+        self.call_by_name::<Cbor>(action, decoded).await
+    }
+
+    /// Runs a decoded call by name; `encode` encodes the reply or the action's error inside
+    /// the actor's turn.
+    async fn call_by_name<F: Format>(
+        &self,
+        action: &str,
+        decoded: A::Action,
+    ) -> Result<F::Payload, ByNameError<F::Payload>>
+    where
+        A::Reply: Serialize,
+        A::Error: Serialize,
+    {
+        type Encoded<P> = Arc<Mutex<Option<Result<P, EncodeFailure>>>>;
+        let encoded: Encoded<F::Payload> = Arc::new(Mutex::new(None));
+        let out = Arc::clone(&encoded);
+        let encode_in_turn: EncodeResult<A> = Box::new(move |result| {
+            let value = match result {
+                Ok(reply) => F::encode(reply),
+                Err(error) => F::encode(error),
+            };
+            let ok = value.is_ok();
+            *out.lock().unwrap_or_else(PoisonError::into_inner) = Some(value);
+            ok
+        });
+        let result = self
+            .call(decoded, Some(encode_in_turn))
+            .await
+            .map_err(AskError::split);
+        let taken = encoded
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        let unencodable = |failure: EncodeFailure| ByNameError::Reply {
+            action: action.to_owned(),
+            source: failure.0,
         };
-        match self.ask(decoded).await.map_err(AskError::split) {
-            Ok(reply) => encode(&reply),
-            Err(Ok(error)) => Err(ByNameError::Action(encode(&error)?)),
-            Err(Err(error)) => Err(ByNameError::Call(error)),
+        match (result, taken) {
+            (Ok(_), Some(Ok(value))) => Ok(value),
+            (Err(Ok(_)), Some(Ok(value))) => Err(ByNameError::Action(value)),
+            // The turn found the result unencodable and rolled the action back.
+            (Ok(_) | Err(Ok(_)), Some(Err(failure))) => Err(unencodable(failure)),
+            (Ok(reply), None) => F::encode(&reply).map_err(unencodable),
+            (Err(Ok(error)), None) => {
+                Err(ByNameError::Action(F::encode(&error).map_err(unencodable)?))
+            }
+            (Err(Err(error)), _) => Err(ByNameError::Call(error)),
         }
     }
 
-    async fn ask_gate(&self) -> Result<(), AskError<A::Error>> {
-        gate(&self.slot).await.map_err(|gate| match gate {
+    async fn ask_gate(&self) -> Result<Option<Arc<Waiting>>, AskError<Infallible>> {
+        gate(&self.slot, true).await.map_err(|gate| match gate {
             Gate::Reentrant => AskError::Reentrant {
                 actor: self.slot.path.clone(),
             },
+            Gate::Cycle(cycle) => AskError::Cycle { cycle },
             Gate::Commit(current, source) => AskError::Commit {
                 actor: current.path.clone(),
                 source,
             },
         })
+    }
+
+    fn refused(&self, refused: Refused) -> AskError<Infallible> {
+        match refused {
+            Refused::Stopped => self.stopped_plain(),
+            Refused::Unavailable(source) => AskError::Unavailable {
+                actor: self.slot.path.clone(),
+                source,
+            },
+        }
     }
 
     fn stopped(&self) -> AskError<A::Error> {
@@ -303,23 +542,70 @@ impl<A: Actor> Handle<A> {
     }
 }
 
+/// Refuses, before anything is decoded, a name that is too long or not among
+/// [`Actor::ACTIONS`] (when the actor lists them).
+fn check_action_name<A: Actor, P>(action: &str) -> Result<(), ByNameError<P>> {
+    let known = if A::ACTIONS.is_empty() {
+        action.len() <= MAX_ACTION_NAME_BYTES
+    } else {
+        A::ACTIONS.contains(&action)
+    };
+    if known {
+        return Ok(());
+    }
+    Err(ByNameError::UnknownAction {
+        action: crate::error::prefix(action, 64),
+        valid: A::ACTIONS,
+    })
+}
+
+/// Why a reply did not encode.
+struct EncodeFailure(Box<dyn std::error::Error + Send + Sync>);
+
+/// A payload format of the calls by name.
+trait Format {
+    type Payload: Send + 'static;
+
+    /// Encodes a reply or an action's error, within [`MAX_DEPTH`](crate::MAX_DEPTH), a panic
+    /// in its `Serialize` caught.
+    fn encode<T: Serialize + ?Sized>(value: &T) -> Result<Self::Payload, EncodeFailure>;
+}
+
+struct Json;
+
+impl Format for Json {
+    type Payload = serde_json::Value;
+
+    fn encode<T: Serialize + ?Sized>(value: &T) -> Result<serde_json::Value, EncodeFailure> {
+        let exceeded = std::cell::Cell::new(false);
+        let limited = crate::depth::Limited::new(value, &exceeded);
+        match crate::panic::catch(|| serde_json::to_value(&limited)) {
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err(_)) if exceeded.get() => Err(EncodeFailure(Box::new(EncodeError::TooDeep {
+                limit: crate::MAX_DEPTH,
+            }))),
+            Ok(Err(error)) => Err(EncodeFailure(Box::new(error))),
+            Err(message) => Err(EncodeFailure(Box::new(EncodeError::Panicked { message }))),
+        }
+    }
+}
+
+struct Cbor;
+
+impl Format for Cbor {
+    type Payload = Vec<u8>;
+
+    fn encode<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>, EncodeFailure> {
+        let mut out = Vec::new();
+        crate::snapshot::encode_cbor(&mut out, value).map_err(|e| EncodeFailure(Box::new(e)))?;
+        Ok(out)
+    }
+}
+
 /// The action inside an envelope that `tell` built (always an action).
 fn action_of<A: Actor>(envelope: Envelope<A>) -> A::Action {
     match envelope {
         Envelope::Action { action, .. } => action,
         Envelope::Destroy(_) => unreachable!("tell only sends actions"),
-    }
-}
-
-/// CBOR encoding behind a trait object, so one closure encodes replies and errors alike.
-mod erased {
-    pub(super) trait Encode {
-        fn encode(&self, out: &mut Vec<u8>) -> Result<(), ciborium::ser::Error<std::io::Error>>;
-    }
-
-    impl<T: serde::Serialize> Encode for T {
-        fn encode(&self, out: &mut Vec<u8>) -> Result<(), ciborium::ser::Error<std::io::Error>> {
-            ciborium::into_writer(self, out)
-        }
     }
 }

@@ -1,12 +1,34 @@
 //! Actor keys and the printable path of an actor.
 
 use std::fmt;
+use std::str::FromStr;
+
+/// The longest key, in bytes of its encoded form ([`ActorKey::as_str`]). A longer key is
+/// refused with [`StartError::KeyTooLong`](crate::StartError::KeyTooLong).
+pub const MAX_ACTOR_KEY_BYTES: usize = 1024;
 
 /// The key that names one actor among all actors of its type: `"room-42"` or `["user", "17"]`.
 ///
-/// A key is a list of string parts. A plain string is a key of one part. Parts are stored
-/// joined by `/`, with `/` and `\` inside a part escaped by a `\`, so `"a/b"` and `["a", "b"]`
-/// are two different actors.
+/// A key is a list of string parts. A plain string is a key of one part, taken as it is.
+/// Parts are stored joined by `/`, with `/` and `\` inside a part escaped by a `\`, so
+/// `"a/b"` and `["a", "b"]` are two different actors.
+///
+/// A key prints (`to_string`, `{}`) as that stored form: `["shop", "berlin"]` prints
+/// `shop/berlin`. To address the same actor again, pass the key itself (`ctx.key()` or a
+/// clone), or parse the printed form back with [`ActorKey::parse`] (or `str::parse`). Passing
+/// the printed string (`get_or_create(key.to_string())`) would make it a key of one part, a
+/// different actor:
+///
+/// ```
+/// use actor_core::ActorKey;
+///
+/// let key = ActorKey::from(["shop", "berlin"]);
+/// let printed = key.to_string();
+/// assert_eq!(printed, "shop/berlin");
+/// assert_eq!(ActorKey::parse(&printed)?, key); // the same actor
+/// assert_ne!(ActorKey::from(printed), key); // one part, "shop/berlin": another actor
+/// # Ok::<(), actor_core::KeyError>(())
+/// ```
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ActorKey {
     // The encoded form: it is what the storage layer keys records by, so it is built once here.
@@ -40,11 +62,34 @@ impl ActorKey {
         &self.encoded
     }
 
-    /// Rebuilds a key from its stored form.
+    /// Rebuilds a key from its stored form, as read from a database file, without checking
+    /// it (use [`parse`](ActorKey::parse) for text from elsewhere).
     pub fn from_encoded(encoded: impl Into<String>) -> Self {
         Self {
             encoded: encoded.into(),
         }
+    }
+
+    /// Parses the printed (stored) form of a key: parts joined by `/`, with `\/` and `\\`
+    /// standing for `/` and `\` inside a part. The inverse of `to_string`.
+    pub fn parse(printed: &str) -> Result<Self, KeyError> {
+        let mut escaped = false;
+        for c in printed.chars() {
+            match (escaped, c) {
+                (false, '\\') => escaped = true,
+                (true, '/' | '\\') | (false, _) => escaped = false,
+                (true, _) => {
+                    return Err(KeyError::new(
+                        printed,
+                        "a `\\` must be followed by `/` or `\\`",
+                    ));
+                }
+            }
+        }
+        if escaped {
+            return Err(KeyError::new(printed, "it ends in a lone `\\`"));
+        }
+        Ok(Self::from_encoded(printed))
     }
 
     /// The parts of the key, unescaped.
@@ -76,6 +121,39 @@ impl fmt::Debug for ActorKey {
 impl fmt::Display for ActorKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.encoded)
+    }
+}
+
+impl FromStr for ActorKey {
+    type Err = KeyError;
+
+    /// See [`ActorKey::parse`].
+    fn from_str(printed: &str) -> Result<Self, KeyError> {
+        Self::parse(printed)
+    }
+}
+
+/// Text that is not the printed form of an [`ActorKey`] (see [`ActorKey::parse`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{text}` is not a printed actor key: {reason}")]
+pub struct KeyError {
+    /// The text, at most its first 64 characters.
+    text: String,
+    reason: &'static str,
+}
+
+impl KeyError {
+    fn new(text: &str, reason: &'static str) -> Self {
+        Self {
+            text: crate::error::prefix(text, 64),
+            reason,
+        }
+    }
+}
+
+impl From<&ActorKey> for ActorKey {
+    fn from(key: &ActorKey) -> Self {
+        key.clone()
     }
 }
 
@@ -130,9 +208,15 @@ impl fmt::Debug for ActorPath {
     }
 }
 
+/// `Counter("room-42")`; a key longer than 64 bytes is cut, with `…`.
 impl fmt::Display for ActorPath {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}({:?})", self.kind, self.key.as_str())
+        write!(
+            f,
+            "{}({:?})",
+            self.kind,
+            crate::error::prefix(self.key.as_str(), 64)
+        )
     }
 }
 
@@ -150,5 +234,25 @@ mod tests {
         let odd = ActorKey::from(["x\\", "/y"]);
         assert_eq!(odd.parts(), ["x\\", "/y"]);
         assert_eq!(ActorKey::from("room-42").as_str(), "room-42");
+    }
+
+    #[test]
+    fn the_printed_form_parses_back() {
+        for key in [
+            ActorKey::from(["shop", "berlin"]),
+            ActorKey::from("a/b"),
+            ActorKey::from(["x\\", "/y", ""]),
+            ActorKey::from(""),
+            ActorKey::from("room-42"),
+        ] {
+            assert_eq!(ActorKey::parse(&key.to_string()), Ok(key.clone()));
+            assert_eq!(key.to_string().parse::<ActorKey>(), Ok(key));
+        }
+        assert!(ActorKey::parse("a\\").is_err());
+        assert!(ActorKey::parse("a\\b").is_err());
+        assert_ne!(
+            ActorKey::from(ActorKey::from(["shop", "berlin"]).to_string()),
+            ActorKey::from(["shop", "berlin"])
+        );
     }
 }

@@ -20,6 +20,8 @@ use crate::writer::{KvOp, Request};
 
 /// The longest key, in bytes.
 pub const MAX_KEY_BYTES: usize = 1024;
+/// The longest store id, in bytes (store ids may not be empty either).
+pub const MAX_STORE_NAME_BYTES: usize = 256;
 /// The longest value, in bytes.
 pub const MAX_VALUE_BYTES: usize = 1 << 20;
 
@@ -27,6 +29,14 @@ pub const MAX_VALUE_BYTES: usize = 1 << 20;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum KvError {
+    /// A store id must be 1 to [`MAX_STORE_NAME_BYTES`] bytes.
+    #[error("store id `{store}` ({len} bytes) is not 1 to {MAX_STORE_NAME_BYTES} bytes long")]
+    BadStoreName {
+        /// The store id (at most its first 64 characters).
+        store: String,
+        /// Its length in bytes.
+        len: usize,
+    },
     /// Keys may not be empty.
     #[error("store `{store}`: the empty key is not allowed")]
     EmptyKey {
@@ -62,6 +72,18 @@ pub enum KvError {
         key: String,
         /// What it should have been.
         expected: &'static str,
+    },
+    /// `increment` would take the value past the range of an `i64`; nothing was written.
+    #[error("store `{store}`, key `{key}`: adding {by} to {value} overflows an i64")]
+    Overflow {
+        /// The store.
+        store: String,
+        /// The key.
+        key: String,
+        /// The stored value.
+        value: i64,
+        /// What was to be added.
+        by: i64,
     },
     /// A value could not be encoded as JSON (`set_json`).
     #[error("store `{store}`, key `{key}`: cannot encode the value as JSON")]
@@ -251,16 +273,30 @@ impl KvStore {
     }
 
     /// Adds `by` to the integer at `key` (a missing key counts as 0) and returns the new
-    /// value: the seed's counter pattern, without lost increments.
+    /// value: the seed's counter pattern, without lost increments. A result beyond the range
+    /// of an `i64` is refused with [`KvError::Overflow`] and nothing is written.
     pub async fn increment(&self, key: &str, by: i64) -> Result<i64, KvError> {
-        let bad = Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let flag = Arc::clone(&bad);
+        /// What the update function found, for the error after the commit.
+        enum Found {
+            Sum,
+            NotANumber,
+            Overflow(i64),
+        }
+        let found = Arc::new(std::sync::Mutex::new(Found::Sum));
+        let report = Arc::clone(&found);
         let new = self
             .update(key, move |current| {
-                if let Ok(n) = current.map_or(Ok(0), str::parse::<i64>) {
-                    Some(n.saturating_add(by).to_string())
+                let mut report = report
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                let Ok(n) = current.map_or(Ok(0), str::parse::<i64>) else {
+                    *report = Found::NotANumber;
+                    return current.map(str::to_owned);
+                };
+                if let Some(sum) = n.checked_add(by) {
+                    Some(sum.to_string())
                 } else {
-                    flag.store(true, std::sync::atomic::Ordering::Relaxed);
+                    *report = Found::Overflow(n);
                     current.map(str::to_owned)
                 }
             })
@@ -270,14 +306,24 @@ impl KvStore {
             key: key.to_owned(),
             expected: "an integer",
         };
-        if bad.load(std::sync::atomic::Ordering::Relaxed) {
-            return Err(not_a_number());
+        match *found
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        {
+            Found::Sum => new.and_then(|v| v.parse().ok()).ok_or_else(not_a_number),
+            Found::NotANumber => Err(not_a_number()),
+            Found::Overflow(value) => Err(KvError::Overflow {
+                store: self.name.to_string(),
+                key: key.to_owned(),
+                value,
+                by,
+            }),
         }
-        new.and_then(|v| v.parse().ok()).ok_or_else(not_a_number)
     }
 
-    /// Keys starting with `prefix`, in order, at most `limit` per page, starting after the
-    /// key `after` (the previous page's `next`).
+    /// Keys starting with `prefix`, in order, at most `limit` per page (at least 1; any
+    /// number, up to `usize::MAX`, works), starting after the key `after` (the previous
+    /// page's `next`). [`list_all`](KvStore::list_all) reads every page.
     #[allow(clippy::unused_async)] // see `get`
     pub async fn list(
         &self,
@@ -288,7 +334,7 @@ impl KvStore {
         let storage = self.system.storage().ok_or(KvError::Shutdown)?;
         let limit = limit.max(1);
         let mut entries = storage
-            .kv_list(&self.name, prefix, after, limit + 1)
+            .kv_list(&self.name, prefix, after, limit.saturating_add(1))
             .map_err(|e| self.storage_error(Arc::new(e)))?;
         let next = if entries.len() > limit {
             entries.truncate(limit);
@@ -297,6 +343,12 @@ impl KvStore {
             None
         };
         Ok(KvPage { entries, next })
+    }
+
+    /// Every entry whose key starts with `prefix`, in key order (no limit: mind the size of
+    /// the store).
+    pub async fn list_all(&self, prefix: &str) -> Result<Vec<(String, String)>, KvError> {
+        Ok(self.list(prefix, None, usize::MAX).await?.entries)
     }
 
     /// The value at `key`, parsed from JSON.
@@ -355,6 +407,17 @@ impl KvStore {
     }
 }
 
+/// Checks a store id: 1 to [`MAX_STORE_NAME_BYTES`] bytes.
+pub(crate) fn check_store_name(store: &str) -> Result<(), KvError> {
+    if store.is_empty() || store.len() > MAX_STORE_NAME_BYTES {
+        return Err(KvError::BadStoreName {
+            store: crate::error::prefix(store, 64),
+            len: store.len(),
+        });
+    }
+    Ok(())
+}
+
 /// Why the writer could not apply a key-value write.
 #[derive(Debug)]
 pub(crate) enum KvWriteError {
@@ -396,6 +459,15 @@ pub enum ConfigError {
     /// A binding or store id is empty.
     #[error("binding `{0}`: names and store ids may not be empty")]
     Empty(String),
+    /// A binding's store id is not a valid store id.
+    #[error("binding `{binding}`")]
+    Store {
+        /// The binding.
+        binding: String,
+        /// What is wrong with its store id.
+        #[source]
+        source: KvError,
+    },
 }
 
 /// A binding was asked for that the config does not declare, or an [`Env`] does not fit it.
@@ -415,6 +487,19 @@ pub enum BindingError {
     Unknown {
         /// The binding.
         name: String,
+    },
+    /// The binding's store id is not 1 to [`MAX_STORE_NAME_BYTES`] bytes (bindings built
+    /// in code are checked when used; ones read from a file, when read).
+    #[error(
+        "binding `{name}`: store id `{store}` ({len} bytes) is not 1 to {MAX_STORE_NAME_BYTES} bytes long"
+    )]
+    BadStore {
+        /// The binding.
+        name: String,
+        /// The store id (at most its first 64 characters).
+        store: String,
+        /// Its length in bytes.
+        len: usize,
     },
 }
 
@@ -445,6 +530,12 @@ impl Bindings {
             .find(|(n, s)| n.is_empty() || s.is_empty())
         {
             return Err(ConfigError::Empty(name.clone()));
+        }
+        for (binding, store) in &file.state {
+            check_store_name(store).map_err(|source| ConfigError::Store {
+                binding: crate::error::prefix(binding, 64),
+                source,
+            })?;
         }
         Ok(Self { map: file.state })
     }

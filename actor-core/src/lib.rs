@@ -59,11 +59,14 @@
 
 mod actor;
 mod ctx;
+mod depth;
 mod error;
 mod handle;
 mod key;
 mod kv;
 mod memory;
+mod panic;
+mod registry;
 mod slot;
 mod snapshot;
 mod storage;
@@ -73,17 +76,19 @@ mod writer;
 
 pub use crate::actor::{Actor, ActorConfig, ReadOutcome, RestartPolicy};
 pub use crate::ctx::Ctx;
+pub use crate::depth::MAX_DEPTH;
 pub use crate::error::{
-    AskError, ByNameError, DecodeError, EncodeError, Error, OpenError, SaveError, StartError,
-    StopReason, StorageError, TellError,
+    ArgumentsError, AskError, ByNameError, DecodeError, EncodeError, Error, OpenError, SaveError,
+    StartError, StopReason, StorageError, TellError,
 };
 pub use crate::handle::Handle;
-pub use crate::key::{ActorKey, ActorPath};
+pub use crate::key::{ActorKey, ActorPath, KeyError, MAX_ACTOR_KEY_BYTES};
 pub use crate::kv::{
     BindingError, Bindings, ConfigError, Env, KvError, KvPage, KvStore, MAX_KEY_BYTES,
-    MAX_VALUE_BYTES,
+    MAX_STORE_NAME_BYTES, MAX_VALUE_BYTES,
 };
-pub use crate::snapshot::{FORMAT_VERSION, StoredState};
+pub use crate::panic::quiet_caught_panics;
+pub use crate::snapshot::{FORMAT_VERSION, RECORD_HEADER_LEN, Record, StoredState};
 pub use crate::storage::{KvUpdateFn, RedbOptions, RedbStorage, Storage, Write};
 pub use crate::system::{System, SystemBuilder, SystemStats};
 

@@ -45,6 +45,9 @@ struct SlotState {
     failure: Option<Arc<StorageError>>,
     /// Set when the actor must stop taking new actions.
     stop: Option<StopReason>,
+    /// When `stop` was set (a crash-looped actor restarts from an old handle only after its
+    /// back-off).
+    stopped_at: Option<tokio::time::Instant>,
 }
 
 /// See the module docs.
@@ -67,6 +70,9 @@ pub(crate) struct Slot {
     parked: Mutex<Option<Box<dyn Any + Send>>>,
     /// Woken when a receiver is parked, for a waker that arrived a moment early.
     parked_notify: Notify,
+    /// Set when the running action or hook must be cancelled (the shutdown deadline passed).
+    aborted: AtomicBool,
+    abort_notify: Notify,
     /// To wake a sleeping actor from a handle.
     pub(crate) system: Weak<SystemInner>,
 }
@@ -96,6 +102,7 @@ impl Slot {
                 durable_record,
                 failure: None,
                 stop: None,
+                stopped_at: None,
             }),
             notify: Notify::new(),
             ended: AtomicBool::new(false),
@@ -103,6 +110,8 @@ impl Slot {
             asleep: AtomicBool::new(false),
             parked: Mutex::new(None),
             parked_notify: Notify::new(),
+            aborted: AtomicBool::new(false),
+            abort_notify: Notify::new(),
             system,
         }
     }
@@ -250,12 +259,48 @@ impl Slot {
 
     /// Asks the actor to stop taking new actions. The first reason given sticks.
     pub(crate) fn request_stop(&self, reason: StopReason) {
-        self.lock().stop.get_or_insert(reason);
+        {
+            let mut s = self.lock();
+            if s.stop.is_none() {
+                s.stop = Some(reason);
+                s.stopped_at = Some(tokio::time::Instant::now());
+            }
+        }
         self.notify.notify_one();
     }
 
     pub(crate) fn stop_reason(&self) -> StopReason {
         self.lock().stop.clone().unwrap_or(StopReason::Shutdown)
+    }
+
+    /// The reason the actor stopped and when, if it did.
+    pub(crate) fn stopped(&self) -> Option<(StopReason, tokio::time::Instant)> {
+        let s = self.lock();
+        s.stop.clone().zip(s.stopped_at)
+    }
+
+    /// Cancels the action or hook the actor is running, and stops it with `reason` (which
+    /// replaces a milder reason given before: the callers it fails must learn why).
+    pub(crate) fn abort(&self, reason: StopReason) {
+        {
+            let mut s = self.lock();
+            s.stop = Some(reason);
+            s.stopped_at.get_or_insert_with(tokio::time::Instant::now);
+        }
+        self.aborted.store(true, Ordering::SeqCst);
+        self.abort_notify.notify_waiters();
+        self.notify.notify_one();
+    }
+
+    /// Resolves once [`abort`](Slot::abort) is called (at once if it was).
+    pub(crate) async fn aborted(&self) {
+        let notified = self.abort_notify.notified();
+        tokio::pin!(notified);
+        notified.as_mut().enable();
+        if self.aborted.load(Ordering::SeqCst) {
+            return;
+        }
+        notified.await;
     }
 
     /// Waits until every snapshot handed over so far (up to `seq`, or all if `None`) is

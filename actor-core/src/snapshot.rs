@@ -10,17 +10,45 @@
 //!
 //! `docs/storage-format.md` is the user-facing description of the same layout.
 
+use std::cell::Cell;
+
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use uuid::Uuid;
 
+use crate::depth::{Limited, MAX_DEPTH};
 use crate::error::{DecodeError, EncodeError};
+use crate::panic::catch;
 
 /// The snapshot format this build writes and reads.
 pub const FORMAT_VERSION: u8 = 1;
 
-/// Bytes before the CBOR payload.
-pub(crate) const HEADER_LEN: usize = 1 + 16 + 4;
+/// Bytes before the CBOR payload: the format byte, the actor id, the state version.
+pub const RECORD_HEADER_LEN: usize = 1 + 16 + 4;
+
+pub(crate) const HEADER_LEN: usize = RECORD_HEADER_LEN;
+
+/// Encodes `value` as CBOR onto the end of `buf`, within [`MAX_DEPTH`] and with a panic in
+/// its `Serialize` caught.
+pub(crate) fn encode_cbor<S: Serialize + ?Sized>(
+    buf: &mut Vec<u8>,
+    value: &S,
+) -> Result<(), EncodeError> {
+    let exceeded = Cell::new(false);
+    match catch(|| ciborium::into_writer(&Limited::new(value, &exceeded), &mut *buf)) {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(_)) if exceeded.get() => Err(EncodeError::TooDeep { limit: MAX_DEPTH }),
+        Ok(Err(error)) => Err(EncodeError::Cbor(error)),
+        Err(message) => Err(EncodeError::Panicked { message }),
+    }
+}
+
+/// Decodes CBOR, with a panic in the type's `Deserialize` caught.
+pub(crate) fn decode_cbor<T: DeserializeOwned>(payload: &[u8]) -> Result<T, DecodeError> {
+    catch(|| ciborium::from_reader(payload))
+        .map_err(|message| DecodeError::Panicked { message })?
+        .map_err(DecodeError::from)
+}
 
 /// Encodes `state` into `buf` (cleared first) as a full record.
 pub(crate) fn encode<S: Serialize>(
@@ -33,7 +61,7 @@ pub(crate) fn encode<S: Serialize>(
     buf.push(FORMAT_VERSION);
     buf.extend_from_slice(id.as_bytes());
     buf.extend_from_slice(&state_version.to_le_bytes());
-    ciborium::into_writer(state, &mut *buf).map_err(EncodeError::from)
+    encode_cbor(buf, state)
 }
 
 /// The header of a record, read without touching the payload.
@@ -83,7 +111,7 @@ impl StoredState<'_> {
 
     /// Decodes the stored state into `T`, the shape it had in that version.
     pub fn decode<T: DeserializeOwned>(&self) -> Result<T, DecodeError> {
-        ciborium::from_reader(self.payload).map_err(DecodeError::from)
+        decode_cbor(self.payload)
     }
 
     /// The error that refuses this version: [`DecodeError::StateVersion`].
@@ -101,15 +129,71 @@ pub(crate) fn decode_state<A: crate::Actor>(record: &[u8]) -> Result<(Header, A)
     let header = header(record)?;
     let payload = record.get(HEADER_LEN..).unwrap_or_default();
     if header.state_version == A::STATE_VERSION {
-        let state = ciborium::from_reader(payload).map_err(DecodeError::from)?;
-        return Ok((header, state));
+        return Ok((header, decode_cbor(payload)?));
     }
-    let state = A::migrate(StoredState {
+    let stored = StoredState {
         version: header.state_version,
         expected: A::STATE_VERSION,
         payload,
-    })?;
+    };
+    let state =
+        catch(|| A::migrate(stored)).map_err(|message| DecodeError::Panicked { message })??;
     Ok((header, state))
+}
+
+/// One stored actor record, read without the actor's Rust type: for tools that read a
+/// database file (see `docs/storage-format.md`).
+///
+/// ```
+/// # let id = uuid::Uuid::nil();
+/// # let mut bytes = vec![actor_core::FORMAT_VERSION];
+/// # bytes.extend_from_slice(id.as_bytes());
+/// # bytes.extend_from_slice(&1u32.to_le_bytes());
+/// # ciborium::into_writer(&std::collections::BTreeMap::from([("count", 3)]), &mut bytes)?;
+/// use actor_core::Record;
+///
+/// // `bytes` as `Storage::load` returns them.
+/// let record = Record::parse(&bytes)?;
+/// assert_eq!(record.state_version(), 1);
+/// let state: ciborium::Value = record.decode()?; // any serde type; `Value` needs none
+/// assert_eq!(state.as_map().map(Vec::len), Some(1));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, Copy)]
+pub struct Record<'a> {
+    header: Header,
+    payload: &'a [u8],
+}
+
+impl<'a> Record<'a> {
+    /// Reads a record's header ([`RECORD_HEADER_LEN`] bytes) and keeps the payload for
+    /// [`decode`](Record::decode). Fails on a record that is too short or of another format.
+    pub fn parse(bytes: &'a [u8]) -> Result<Self, DecodeError> {
+        let header = header(bytes)?;
+        let payload = bytes.get(HEADER_LEN..).unwrap_or_default();
+        Ok(Self { header, payload })
+    }
+
+    /// The actor's id, assigned when it was created.
+    pub fn id(&self) -> Uuid {
+        self.header.id
+    }
+
+    /// The state version the record was written with (`Actor::STATE_VERSION`).
+    pub fn state_version(&self) -> u32 {
+        self.header.state_version
+    }
+
+    /// The state as CBOR (RFC 8949): everything after the header.
+    pub fn payload(&self) -> &'a [u8] {
+        self.payload
+    }
+
+    /// Decodes the state into `T`: the actor's own type, a type of the same shape, or a
+    /// generic value such as `ciborium::Value`.
+    pub fn decode<T: DeserializeOwned>(&self) -> Result<T, DecodeError> {
+        decode_cbor(self.payload)
+    }
 }
 
 /// Decodes a whole record into its header and any deserializable state, checking the state

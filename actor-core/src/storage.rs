@@ -7,6 +7,7 @@
 
 mod redb;
 
+pub(crate) use self::redb::FileClaim;
 pub use self::redb::{RedbOptions, RedbStorage};
 
 use crate::error::StorageError;

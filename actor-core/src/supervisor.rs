@@ -1,14 +1,10 @@
 //! The actor's task: mailbox → action → encode → hand to the writer → hold the reply until
 //! durable → release. Also hooks, panic recovery and the restart policy, destruction and sleep.
 
-use std::any::Any;
 use std::collections::VecDeque;
 use std::convert::Infallible;
 use std::future::Future;
-use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot};
@@ -17,8 +13,9 @@ use tracing::Instrument;
 
 use crate::actor::{Actor, ReadOutcome};
 use crate::ctx::{Ctx, SubmitError};
-use crate::error::{AskError, StartError, StopReason, StorageError};
-use crate::handle::{CURRENT, Envelope, Reply};
+use crate::error::{AskError, EncodeError, StartError, StopReason, StorageError};
+use crate::handle::{CURRENT, Current, EncodeResult, Envelope, Reply, Waiting, set_chain};
+use crate::panic::{CatchUnwind, message};
 use crate::slot::Slot;
 use crate::snapshot;
 use crate::system::LiveGuard;
@@ -44,10 +41,33 @@ enum Exit {
     Sleep,
 }
 
+/// How a piece of user code (an action, a hook) ended.
+enum Ran<T> {
+    Done(T),
+    Panicked(String),
+    /// Cancelled: the shutdown deadline passed while it ran.
+    Aborted,
+}
+
+/// Runs user code with its panics caught, and cancels it when the slot is aborted.
+///
+/// The user's future is polled first, so the abort signal costs nothing unless the code
+/// awaits something.
+async fn guarded<F: Future>(slot: &Slot, future: F) -> Ran<F::Output> {
+    let run = CatchUnwind(std::pin::pin!(future));
+    tokio::select! {
+        biased;
+        outcome = run => match outcome {
+            Ok(value) => Ran::Done(value),
+            Err(panic) => Ran::Panicked(message(&*panic)),
+        },
+        () = slot.aborted() => Ran::Aborted,
+    }
+}
+
 /// The optional hooks, named for [`ActorTask::hook`].
 #[derive(Clone, Copy, Debug)]
 enum Hook {
-    Create,
     Wake,
     Sleep,
     Destroy,
@@ -130,7 +150,7 @@ impl<A: Actor> ActorTask<A> {
     /// nothing held and nothing queued.
     pub(crate) fn run(self, start: Start) -> impl Future<Output = ()> + Send {
         let slot = Arc::clone(&self.ctx.slot);
-        CURRENT.scope(slot, self.main(start))
+        CURRENT.scope(Current::new(slot), self.main(start))
     }
 
     async fn main(mut self, start: Start) {
@@ -145,28 +165,27 @@ impl<A: Actor> ActorTask<A> {
     }
 
     /// Creation (`on_create` and the first durable record) and `on_wake`.
+    ///
+    /// Creation is all or nothing: if `on_create` panics, or the first record cannot be
+    /// written, the creator gets the error and nothing is stored.
     async fn begin(&mut self, start: Start) -> Result<(), StopReason> {
         if let Start::Created(created) = start {
-            self.hook(Hook::Create).await;
-            let written = match self.ctx.submit(&self.state) {
-                Ok(_) => self
-                    .ctx
-                    .slot
-                    .wait_durable(Some(self.ctx.seq))
-                    .await
-                    .map_err(|source| StartError::Commit {
-                        actor: self.ctx.slot.path.clone(),
-                        source,
-                    }),
-                Err(SubmitError::Encode(source)) => Err(StartError::Encode {
-                    actor: self.ctx.slot.path.clone(),
-                    source,
-                }),
-                Err(SubmitError::TooLarge { size, limit }) => Err(StartError::TooLarge {
-                    actor: self.ctx.slot.path.clone(),
-                    size,
-                    limit,
-                }),
+            let actor = self.ctx.slot.path.clone();
+            let written = match self.create().await {
+                Ran::Done(()) => match self.ctx.submit(&self.state) {
+                    Ok(_) => self
+                        .ctx
+                        .slot
+                        .wait_durable(Some(self.ctx.seq))
+                        .await
+                        .map_err(|source| StartError::Commit { actor, source }),
+                    Err(SubmitError::Encode(source)) => Err(StartError::Encode { actor, source }),
+                    Err(SubmitError::TooLarge { size, limit }) => {
+                        Err(StartError::TooLarge { actor, size, limit })
+                    }
+                },
+                Ran::Panicked(message) => Err(StartError::CreatePanicked { actor, message }),
+                Ran::Aborted => Err(StartError::Shutdown),
             };
             let failed = written.is_err();
             let _ = created.send(written);
@@ -174,8 +193,17 @@ impl<A: Actor> ActorTask<A> {
                 return Err(StopReason::NotCreated);
             }
         }
-        self.hook(Hook::Wake).await;
-        Ok(())
+        self.hook(Hook::Wake).await
+    }
+
+    /// `on_create`, its panic reported rather than recovered from.
+    async fn create(&mut self) -> Ran<()> {
+        let (state, ctx) = (&mut self.state, &mut self.ctx);
+        let ran = guarded(&self.ended.slot, state.on_create(ctx)).await;
+        if let Ran::Panicked(message) = &ran {
+            tracing::error!(actor = %self.ctx.slot.path, %message, "on_create panicked; the actor is not created");
+        }
+        ran
     }
 
     async fn serve(&mut self) -> Exit {
@@ -210,9 +238,16 @@ impl<A: Actor> ActorTask<A> {
             };
             self.actions += 1;
             let stop = match envelope {
-                Envelope::Action { action, reply } => {
+                Envelope::Action {
+                    action,
+                    reply,
+                    chain,
+                    encode,
+                } => {
                     let span = tracing::debug_span!("action", actor = %self.ctx.slot.path);
-                    self.act(action, reply).instrument(span).await
+                    self.act(action, reply, chain, encode)
+                        .instrument(span)
+                        .await
                 }
                 Envelope::Destroy(done) => Box::pin(self.destroy(done)).await,
             };
@@ -229,11 +264,18 @@ impl<A: Actor> ActorTask<A> {
     }
 
     /// Runs one action and queues its reply. Returns a reason if the actor must stop.
+    ///
+    /// A call by name brings `encode`, which encodes the result inside the turn: a result it
+    /// cannot encode rolls the action back, like an error, so that the caller is never told
+    /// "failed" about an applied action.
     async fn act(
         &mut self,
         action: A::Action,
         reply: Option<oneshot::Sender<Reply<A>>>,
+        chain: Option<Arc<Waiting>>,
+        encode: Option<EncodeResult<A>>,
     ) -> Option<StopReason> {
+        set_chain(chain);
         let (state, ctx) = (&mut self.state, &mut self.ctx);
         let run = async move {
             match state.handle_read(action, ctx).await {
@@ -241,15 +283,33 @@ impl<A: Actor> ActorTask<A> {
                 ReadOutcome::NeedsWrite(action) => (state.handle(action, ctx).await, true),
             }
         };
-        let outcome = CatchUnwind(std::pin::pin!(run)).await;
-        let reply_value = match outcome {
-            Ok((Ok(value), false)) => Ok(value),
-            Ok((Ok(value), true)) => match self.ctx.submit(&self.state) {
+        let outcome = guarded(&self.ended.slot, run).await;
+        set_chain(None);
+        let (result, mutated) = match outcome {
+            Ran::Done(done) => done,
+            Ran::Panicked(message) => return Box::pin(self.on_panic(reply, message)).await,
+            Ran::Aborted => return Some(self.aborted(reply)),
+        };
+        let encoded = encode.is_none_or(|encode| encode(result.as_ref()));
+        let reply_value = match result {
+            Ok(value) if !mutated => Ok(value),
+            Ok(value) if !encoded => {
+                if let Some(reason) = self.undo().await {
+                    self.hold(reply, Ok(value));
+                    return Some(reason);
+                }
+                Ok(value)
+            }
+            Ok(value) => match self.ctx.submit(&self.state) {
                 Ok(changed) => {
                     if changed {
                         self.state_changed().await;
                     }
                     Ok(value)
+                }
+                Err(SubmitError::Encode(EncodeError::Panicked { message })) => {
+                    let message = format!("the state's Serialize panicked: {message}");
+                    return Box::pin(self.on_panic(reply, message)).await;
                 }
                 Err(error) => {
                     let error = self.submit_error(error);
@@ -260,24 +320,38 @@ impl<A: Actor> ActorTask<A> {
                     Err(error)
                 }
             },
-            Ok((Err(error), mutated)) => {
-                if mutated
-                    && !self.ctx.unchanged(&self.state)
-                    && let Some(reason) = Box::pin(self.reload()).await
-                {
+            Err(error) => {
+                if mutated && let Some(reason) = self.undo().await {
                     self.hold(reply, Err(AskError::Action(error)));
                     return Some(reason);
                 }
                 Err(AskError::Action(error))
             }
-            Err(panic) => {
-                let message = panic_message(&*panic);
-                drop(panic);
-                return Box::pin(self.on_panic(reply, message)).await;
-            }
         };
         self.hold(reply, reply_value);
         None
+    }
+
+    /// Rolls back what a failed action changed (nothing to do if its state encodes to the
+    /// last snapshot's bytes). Returns a reason if the actor must stop.
+    async fn undo(&mut self) -> Option<StopReason> {
+        if self.ctx.unchanged(&self.state) {
+            return None;
+        }
+        Box::pin(self.reload()).await
+    }
+
+    /// The running action was cancelled: fails its caller and stops the actor.
+    fn aborted(&mut self, reply: Option<oneshot::Sender<Reply<A>>>) -> StopReason {
+        let reason = self.ctx.slot.stop_reason();
+        tracing::warn!(actor = %self.ctx.slot.path, %reason, "action cancelled");
+        if let Some(reply) = reply {
+            let _ = reply.send(Err(AskError::Stopped {
+                actor: self.ctx.slot.path.clone(),
+                reason: reason.clone(),
+            }));
+        }
+        reason
     }
 
     fn submit_error(&self, error: SubmitError) -> AskError<A::Error> {
@@ -289,41 +363,43 @@ impl<A: Actor> ActorTask<A> {
     }
 
     /// Runs a hook and writes what it changed, like an action. A panic in a hook is logged
-    /// and the state goes back to the last snapshot.
-    async fn hook(&mut self, hook: Hook) {
+    /// and the state goes back to the last snapshot. Returns a reason if the actor must stop
+    /// (the hook was cancelled by the shutdown deadline).
+    async fn hook(&mut self, hook: Hook) -> Result<(), StopReason> {
         let (state, ctx) = (&mut self.state, &mut self.ctx);
         let run = async move {
             match hook {
-                Hook::Create => state.on_create(ctx).await,
                 Hook::Wake => state.on_wake(ctx).await,
                 Hook::Sleep => state.on_sleep(ctx).await,
                 Hook::Destroy => state.on_destroy(ctx).await,
             }
         };
-        let outcome = CatchUnwind(std::pin::pin!(run)).await;
-        if let Err(panic) = outcome {
-            tracing::error!(actor = %self.ctx.slot.path, ?hook, message = %panic_message(&*panic), "hook panicked");
-            if matches!(hook, Hook::Create) {
-                // Nothing is stored yet: the state `create_state` made is all there is.
-                return;
+        match guarded(&self.ended.slot, run).await {
+            Ran::Done(()) => {}
+            Ran::Panicked(message) => {
+                tracing::error!(actor = %self.ctx.slot.path, ?hook, %message, "hook panicked");
+                return self.restore().map_or(Ok(()), Err);
             }
-            self.restore();
-            return;
+            Ran::Aborted => return Err(self.ctx.slot.stop_reason()),
         }
         match self.ctx.submit(&self.state) {
             Ok(true) => self.state_changed().await,
             Ok(false) => {}
             Err(error) => {
                 tracing::error!(actor = %self.ctx.slot.path, ?hook, error = ?error, "state after hook not written");
-                self.restore();
+                if let Some(reason) = self.restore() {
+                    return Err(reason);
+                }
             }
         }
+        Ok(())
     }
 
     async fn state_changed(&mut self) {
         let (state, ctx) = (&self.state, &self.ctx);
-        if let Err(panic) = CatchUnwind(std::pin::pin!(state.on_state_change(ctx))).await {
-            tracing::error!(actor = %self.ctx.slot.path, message = %panic_message(&*panic), "on_state_change panicked");
+        if let Ran::Panicked(message) = guarded(&self.ended.slot, state.on_state_change(ctx)).await
+        {
+            tracing::error!(actor = %self.ctx.slot.path, %message, "on_state_change panicked");
         }
     }
 
@@ -383,8 +459,7 @@ impl<A: Actor> ActorTask<A> {
         if let Some(reason) = self.restore() {
             return Some(reason);
         }
-        self.hook(Hook::Wake).await;
-        None
+        self.hook(Hook::Wake).await.err()
     }
 
     /// The state decoded from the last snapshot, without hooks.
@@ -415,6 +490,9 @@ impl<A: Actor> ActorTask<A> {
         }
         if status.stop_requested {
             self.mailbox.close();
+            if let reason @ StopReason::Aborted { .. } = self.ctx.slot.stop_reason() {
+                return Some(reason);
+            }
         }
         None
     }
@@ -465,8 +543,14 @@ impl<A: Actor> ActorTask<A> {
         &mut self,
         done: oneshot::Sender<Result<(), AskError<Infallible>>>,
     ) -> Option<StopReason> {
-        self.hook(Hook::Destroy).await;
         let actor = self.ctx.slot.path.clone();
+        if let Err(reason) = self.hook(Hook::Destroy).await {
+            let _ = done.send(Err(AskError::Stopped {
+                actor,
+                reason: reason.clone(),
+            }));
+            return Some(reason);
+        }
         if let Some(reason) = self.flush().await {
             let _ = done.send(Err(AskError::Stopped {
                 actor,
@@ -497,8 +581,7 @@ impl<A: Actor> ActorTask<A> {
     /// Goes to sleep if nothing arrives meanwhile: `on_sleep`, flush, then mark the slot
     /// asleep. Returns false if the actor must stay awake.
     async fn try_sleep(&mut self) -> bool {
-        self.hook(Hook::Sleep).await;
-        if self.flush().await.is_some() {
+        if self.hook(Hook::Sleep).await.is_err() || self.flush().await.is_some() {
             return false;
         }
         self.ctx.slot.set_asleep(true);
@@ -506,7 +589,7 @@ impl<A: Actor> ActorTask<A> {
         // one of the two always sees the other.
         if !self.mailbox.is_empty() || self.ctx.slot.status().stop_requested {
             self.ctx.slot.set_asleep(false);
-            self.hook(Hook::Wake).await;
+            let _ = self.hook(Hook::Wake).await;
             return false;
         }
         true
@@ -556,30 +639,5 @@ impl<A: Actor> ActorTask<A> {
         // The state could not be reloaded after a failed commit: `settle` already failed the
         // held replies, so there is nothing more to wait for.
         let _ = self.flush().await;
-    }
-}
-
-fn panic_message(panic: &(dyn Any + Send)) -> String {
-    panic
-        .downcast_ref::<&str>()
-        .map(|s| (*s).to_owned())
-        .or_else(|| panic.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "a panic with a non-string payload".to_owned())
-}
-
-/// Polls a future, turning a panic inside it into an `Err` carrying the payload. It takes the
-/// future pinned on the caller's stack, so catching costs no allocation.
-struct CatchUnwind<F>(F);
-
-impl<F: Future + Unpin> Future for CatchUnwind<F> {
-    type Output = Result<F::Output, Box<dyn Any + Send>>;
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let inner = &mut self.0;
-        match catch_unwind(AssertUnwindSafe(|| Pin::new(inner).poll(cx))) {
-            Ok(Poll::Pending) => Poll::Pending,
-            Ok(Poll::Ready(value)) => Poll::Ready(Ok(value)),
-            Err(panic) => Poll::Ready(Err(panic)),
-        }
     }
 }

@@ -1,7 +1,5 @@
 //! [`System`]: opens storage, starts the writer, finds or starts actors by type and key.
 
-use std::any::Any;
-use std::collections::HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -9,20 +7,21 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use tokio::sync::{Notify, OnceCell, mpsc, oneshot};
+use tokio::sync::{Notify, mpsc, oneshot};
+use tokio::time::Instant;
 use uuid::Uuid;
 
 use crate::actor::Actor;
 use crate::ctx::Ctx;
-use crate::error::{OpenError, StartError, StopReason};
-use crate::handle::Envelope;
-use crate::handle::Handle;
-use crate::key::{ActorKey, ActorPath};
-use crate::kv::{BindingError, Bindings, Env, KvStore};
+use crate::error::{AskError, OpenError, StartError, StopReason, StorageError};
+use crate::handle::{Envelope, Handle, Refused};
+use crate::key::{ActorKey, ActorPath, MAX_ACTOR_KEY_BYTES};
+use crate::kv::{BindingError, Bindings, Env, KvError, KvStore};
 use crate::memory::Trimmer;
+use crate::registry::{ActorCell, Registry};
 use crate::slot::Slot;
 use crate::snapshot;
-use crate::storage::{RedbOptions, RedbStorage, Storage};
+use crate::storage::{FileClaim, RedbOptions, RedbStorage, Storage};
 use crate::supervisor::{ActorTask, Start};
 use crate::writer::{Request, WriterHandle};
 
@@ -56,64 +55,34 @@ impl fmt::Debug for System {
     }
 }
 
-type RegistryKey = (&'static str, ActorKey);
-
 pub(crate) struct SystemInner {
     path: Option<PathBuf>,
     // Behind a lock only so that `shutdown` can drop it and release the file.
     storage: RwLock<Option<Arc<dyn Storage>>>,
     pub(crate) writer: WriterHandle,
     writer_thread: Mutex<Option<JoinHandle<()>>>,
-    /// One cell per actor ever asked for: concurrent first calls for one key start it once,
-    /// while calls for other keys do not wait on each other.
-    registry: Mutex<HashMap<RegistryKey, Arc<dyn Cell>>>,
+    /// The actors known to the system, and which type owns each actor name. A std mutex:
+    /// every critical section is map work, never held across an await.
+    registry: Mutex<Registry>,
     live: Arc<Live>,
     closed: AtomicBool,
     /// Key-value binding names to store ids.
     bindings: Bindings,
     /// Gives sleeping actors' memory back to the operating system.
     trimmer: Arc<Trimmer>,
+    /// How long `shutdown` waits for running actions before it cancels them.
+    shutdown_timeout: Duration,
+    /// The file this system opened, so that dropping the system without `shutdown` lets a
+    /// new `open` in this process wait for the file's release instead of failing.
+    claim: Option<Arc<FileClaim>>,
 }
 
-/// A registry cell with its actor type erased.
-trait Cell: Any + Send + Sync {
-    fn slot(&self) -> Option<Arc<Slot>>;
-    /// True if this cell's actor is `slot` and it can leave the registry (see
-    /// [`is_idle_garbage`](Cell::is_idle_garbage)).
-    fn can_retire(&self, slot: &Arc<Slot>) -> bool;
-    /// True if the actor has ended (its handles only report why), or is asleep and only the
-    /// registry holds its handle (a handle elsewhere wakes it through the registry's cell).
-    fn is_idle_garbage(&self) -> bool;
-}
-
-impl<A: Actor> Cell for OnceCell<Handle<A>> {
-    fn slot(&self) -> Option<Arc<Slot>> {
-        self.get().map(|h| Arc::clone(&h.slot))
+impl Drop for SystemInner {
+    fn drop(&mut self) {
+        if let Some(claim) = &self.claim {
+            claim.releasing();
+        }
     }
-
-    fn can_retire(&self, slot: &Arc<Slot>) -> bool {
-        self.get()
-            .is_some_and(|h| Arc::ptr_eq(&h.slot, slot) && self.is_idle_garbage())
-    }
-
-    fn is_idle_garbage(&self) -> bool {
-        self.get()
-            .is_some_and(|h| h.slot.is_ended() || (h.slot.is_asleep() && h.tx.strong_count() == 1))
-    }
-}
-
-/// True if the registry's entry for `key` is `cell`.
-fn holds<A: Actor>(
-    registry: &HashMap<RegistryKey, Arc<dyn Cell>>,
-    key: &RegistryKey,
-    cell: &Arc<OnceCell<Handle<A>>>,
-) -> bool {
-    registry.get(key).is_some_and(|current| {
-        let current: Arc<dyn Any + Send + Sync> = Arc::clone(current) as Arc<dyn Cell>;
-        current
-            .downcast::<OnceCell<Handle<A>>>()
-            .is_ok_and(|current| Arc::ptr_eq(&current, cell))
-    })
 }
 
 /// Counts running actor tasks so that shutdown can wait for them.
@@ -142,7 +111,7 @@ impl Drop for LiveGuard {
     }
 }
 
-enum Mode<I> {
+pub(crate) enum Mode<I> {
     Get,
     Create(I),
     GetOrCreate(I),
@@ -168,14 +137,21 @@ impl System {
         Self { inner }
     }
 
-    /// The key-value store with id `store` (created on its first write).
-    pub fn kv(&self, store: &str) -> KvStore {
-        KvStore::new(store, Arc::clone(&self.inner))
+    /// The key-value store with id `store` (it exists once it has an entry). A store id is
+    /// 1 to [`MAX_STORE_NAME_BYTES`](crate::MAX_STORE_NAME_BYTES) bytes.
+    pub fn kv(&self, store: &str) -> Result<KvStore, KvError> {
+        crate::kv::check_store_name(store)?;
+        Ok(KvStore::new(store, Arc::clone(&self.inner)))
     }
 
     /// The key-value store bound to the binding `name` (e.g. `"STATE"`) in the config.
     pub fn binding(&self, name: &str) -> Result<KvStore, BindingError> {
-        Ok(self.kv(self.inner.bindings.store(name)?))
+        let store = self.inner.bindings.store(name)?;
+        self.kv(store).map_err(|_| BindingError::BadStore {
+            name: name.to_owned(),
+            store: crate::error::prefix(store, 64),
+            len: store.len(),
+        })
     }
 
     /// The bindings the system was opened with.
@@ -252,11 +228,19 @@ impl System {
         self.start(key.into(), Mode::Create(input)).await
     }
 
-    async fn start<A: Actor>(
+    pub(crate) async fn start<A: Actor>(
         &self,
         key: ActorKey,
         mode: Mode<A::Input>,
     ) -> Result<Handle<A>, StartError> {
+        if key.as_str().len() > MAX_ACTOR_KEY_BYTES {
+            return Err(StartError::KeyTooLong {
+                kind: A::NAME,
+                len: key.as_str().len(),
+                limit: MAX_ACTOR_KEY_BYTES,
+                prefix: crate::error::prefix(key.as_str(), 64),
+            });
+        }
         let path = ActorPath { kind: A::NAME, key };
         let cell = loop {
             let cell = self.cell::<A>(&path)?;
@@ -265,7 +249,7 @@ impl System {
                 // must load only after that, or it could miss an acknowledged state.
                 Some(old) if old.is_stopped() => {
                     old.slot.wait_ended().await;
-                    self.retire(&path, &cell);
+                    self.inner.registry().remove(&path, &cell);
                 }
                 _ => break cell,
             }
@@ -283,7 +267,7 @@ impl System {
             Err(error) => {
                 // Nothing started (not found, undecodable, ...): the empty cell must not
                 // stay behind, or every failed call would leave one.
-                self.forget_empty(&path, &cell);
+                self.inner.registry().remove_empty(&path, &cell);
                 return Err(error);
             }
         };
@@ -294,50 +278,11 @@ impl System {
     }
 
     /// The registry cell for `path`.
-    fn cell<A: Actor>(&self, path: &ActorPath) -> Result<Arc<OnceCell<Handle<A>>>, StartError> {
+    fn cell<A: Actor>(&self, path: &ActorPath) -> Result<ActorCell<A>, StartError> {
         if self.inner.closed.load(Ordering::SeqCst) {
             return Err(StartError::Shutdown);
         }
-        let mut registry = self.inner.registry();
-        let len = registry.len();
-        if len >= 1024 && len.is_power_of_two() {
-            // Sleeping actors whose last outside handle went away after they fell asleep.
-            registry.retain(|_, cell| Arc::strong_count(cell) > 1 || !cell.is_idle_garbage());
-        }
-        let cell: Arc<dyn Cell> = Arc::clone(
-            registry
-                .entry((A::NAME, path.key.clone()))
-                .or_insert_with(|| Arc::new(OnceCell::<Handle<A>>::new())),
-        );
-        drop(registry);
-        let any: Arc<dyn Any + Send + Sync> = cell;
-        any.downcast()
-            .map_err(|_| StartError::NameClash(path.clone()))
-    }
-
-    /// Removes a stopped actor's cell from the registry, unless another caller already did.
-    fn retire<A: Actor>(&self, path: &ActorPath, cell: &Arc<OnceCell<Handle<A>>>) {
-        let mut registry = self.inner.registry();
-        let key = (A::NAME, path.key.clone());
-        if holds(&registry, &key, cell) {
-            registry.remove(&key);
-        }
-    }
-
-    /// Removes `cell` from the registry if it is still empty and nobody else is waiting on it
-    /// (a caller that is would try to start the actor itself).
-    fn forget_empty<A: Actor>(&self, path: &ActorPath, cell: &Arc<OnceCell<Handle<A>>>) {
-        let mut registry = self.inner.registry();
-        let key = (A::NAME, path.key.clone());
-        if cell.get().is_none() && Arc::strong_count(cell) == 2 && registry.contains_key(&key) {
-            let current: Arc<dyn Any + Send + Sync> = Arc::clone(&registry[&key]) as Arc<dyn Cell>;
-            if current
-                .downcast::<OnceCell<Handle<A>>>()
-                .is_ok_and(|current| Arc::ptr_eq(&current, cell))
-            {
-                registry.remove(&key);
-            }
-        }
+        self.inner.registry().cell::<A>(path)
     }
 
     /// Loads or creates the actor's state and starts its task.
@@ -366,12 +311,13 @@ impl System {
             (None, Mode::Get) => return Err(StartError::NotFound(path)),
             (None, Mode::Create(input) | Mode::GetOrCreate(input)) => {
                 // The first record is written by the actor's task, after `on_create`.
-                (
-                    Uuid::new_v4(),
-                    A::create_state(input),
-                    Arc::new(Vec::new()),
-                    true,
-                )
+                let state = crate::panic::catch(|| A::create_state(input)).map_err(|message| {
+                    StartError::CreatePanicked {
+                        actor: path.clone(),
+                        message,
+                    }
+                })?;
+                (Uuid::new_v4(), state, Arc::new(Vec::new()), true)
             }
         };
         let slot = Arc::new(Slot::new(
@@ -415,13 +361,17 @@ impl System {
     }
 
     /// Wakes the sleeping actor behind `handle`: reads its record and starts a task on its
-    /// parked mailbox. Returns false if it cannot run (the system is shut down, or its record
-    /// no longer decodes, in which case it is stopped with the reason).
-    pub(crate) async fn wake<A: Actor>(&self, handle: &Handle<A>) -> bool {
+    /// parked mailbox.
+    ///
+    /// If the read fails, the actor stays asleep (the next call tries again) and the callers
+    /// queued in its mailbox get [`AskError::Unavailable`]; queued `tell`s stay queued for
+    /// the next wake. If the actor cannot run at all (the system is shut down, its record is
+    /// gone or no longer decodes), it is stopped with the reason.
+    pub(crate) async fn wake<A: Actor>(&self, handle: &Handle<A>) -> Result<(), Refused> {
         let slot = &handle.slot;
         loop {
             if !slot.is_asleep() {
-                return true;
+                return Ok(());
             }
             let Some(parked) = slot.unpark() else {
                 // The actor is still on its way to sleep: wait until its mailbox is parked.
@@ -429,7 +379,7 @@ impl System {
                 continue;
             };
             let Ok(mailbox) = parked.downcast::<mpsc::Receiver<Envelope<A>>>() else {
-                return false;
+                return Err(Refused::Stopped);
             };
             let mut mailbox = *mailbox;
             let loaded = match self.inner.storage() {
@@ -440,9 +390,12 @@ impl System {
                         .map(|(_, state)| (state, Arc::new(record)))
                         .map_err(|e| StopReason::Reload(Arc::new(e))),
                     Ok(None) => Err(StopReason::Destroyed),
-                    Err(e) => {
-                        tracing::error!(actor = %slot.path, error = %e, "cannot wake");
-                        Err(StopReason::Shutdown)
+                    Err(error) => {
+                        tracing::warn!(actor = %slot.path, %error, "cannot wake: the read failed; it stays asleep");
+                        let error = Arc::new(error);
+                        Self::refuse_queued(handle, &mut mailbox, &error);
+                        slot.park(Box::new(mailbox));
+                        return Err(Refused::Unavailable(error));
                     }
                 },
             };
@@ -451,7 +404,7 @@ impl System {
                     slot.set_durable_record(Arc::clone(&record));
                     slot.set_asleep(false);
                     self.launch(state, slot, record, mailbox, Start::Loaded);
-                    true
+                    Ok(())
                 }
                 Err(reason) => {
                     tracing::warn!(actor = %slot.path, %reason, "actor cannot wake");
@@ -459,32 +412,96 @@ impl System {
                     mailbox.close();
                     slot.set_asleep(false);
                     slot.mark_ended();
-                    false
+                    Err(Refused::Stopped)
                 }
             };
+        }
+    }
+
+    /// After a failed wake: fails every queued call with `Unavailable` and queues the
+    /// `tell`s again, in their order, for the next wake.
+    fn refuse_queued<A: Actor>(
+        handle: &Handle<A>,
+        mailbox: &mut mpsc::Receiver<Envelope<A>>,
+        error: &Arc<StorageError>,
+    ) {
+        let actor = || handle.slot.path.clone();
+        let mut tells = Vec::new();
+        while let Ok(envelope) = mailbox.try_recv() {
+            match envelope {
+                Envelope::Action {
+                    reply: Some(reply), ..
+                } => {
+                    let _ = reply.send(Err(AskError::Unavailable {
+                        actor: actor(),
+                        source: Arc::clone(error),
+                    }));
+                }
+                Envelope::Action { reply: None, .. } => tells.push(envelope),
+                Envelope::Destroy(done) => {
+                    let _ = done.send(Err(AskError::Unavailable {
+                        actor: actor(),
+                        source: Arc::clone(error),
+                    }));
+                }
+            }
+        }
+        for tell in tells {
+            if handle.tx.try_send(tell).is_err() {
+                tracing::warn!(actor = %handle.slot.path, "a queued tell was dropped: the mailbox filled up while the actor could not wake");
+            }
         }
     }
 
     /// Stops every actor and closes the storage.
     ///
     /// Actions already in mailboxes still run and their replies are released once durable;
-    /// new calls fail with [`StopReason::Shutdown`]. Returns when every actor has stopped, the
-    /// writer has committed what was pending, and the file is closed (so it can be opened
-    /// again, by this process or another).
+    /// new calls fail with [`StopReason::Shutdown`]. An action or hook still running when the
+    /// shutdown deadline passes ([`SystemBuilder::shutdown_timeout`], 10 s by default) is
+    /// cancelled: its caller, and the callers queued behind it, get
+    /// [`StopReason::Aborted`], and nothing it changed is written. What was acknowledged
+    /// before stays durable. Returns when every actor has stopped (or, for a task that does
+    /// not yield even to cancellation, one more second after the deadline), the writer has
+    /// committed what was pending, and the file is closed (so it can be opened again, by this
+    /// process or another).
     pub async fn shutdown(&self) {
         let inner = &self.inner;
         inner.closed.store(true, Ordering::SeqCst);
+        let deadline = Instant::now() + inner.shutdown_timeout;
+        let mut given_up: Option<Instant> = None;
         loop {
             let idle = inner.live.idle.notified();
             tokio::pin!(idle);
             idle.as_mut().enable();
-            let slots: Vec<Arc<Slot>> =
-                inner.registry().values().filter_map(|c| c.slot()).collect();
-            for slot in slots {
+            let slots = inner.registry().slots();
+            for slot in &slots {
                 slot.request_stop(StopReason::Shutdown);
             }
             if inner.live.count.load(Ordering::SeqCst) == 0 {
                 break;
+            }
+            let now = Instant::now();
+            match given_up {
+                None if now >= deadline => {
+                    let after = inner.shutdown_timeout;
+                    tracing::warn!(
+                        ?after,
+                        awake = inner.live.count.load(Ordering::SeqCst),
+                        "shutdown deadline passed; cancelling running actions"
+                    );
+                    for slot in &slots {
+                        slot.abort(StopReason::Aborted { after });
+                    }
+                    given_up = Some(now + Duration::from_secs(1));
+                }
+                Some(last) if now >= last => {
+                    tracing::error!(
+                        awake = inner.live.count.load(Ordering::SeqCst),
+                        "actors did not stop even when cancelled (an action that never yields?); closing the storage without them"
+                    );
+                    break;
+                }
+                _ => {}
             }
             // Re-scan now and then: an actor that was starting during the scan is stopped by
             // its own check of `closed`, but only a later scan would see its registry cell.
@@ -513,20 +530,11 @@ impl SystemInner {
     /// a handle: then nothing of it stays in memory. Otherwise a sleeping actor's parked
     /// mailbox waits for the next call (and a stopped one's handles report why it stopped).
     pub(crate) fn leave(&self, slot: &Arc<Slot>) {
-        let mut registry = self.registry();
-        let key = (slot.path.kind, slot.path.key.clone());
-        if registry.get(&key).is_some_and(|cell| cell.can_retire(slot)) {
-            registry.remove(&key);
-        }
+        self.registry().leave(slot);
         self.trimmer.released();
-        // A map that held a million actors keeps its buckets unless told otherwise.
-        if registry.capacity() > 1024 && registry.len() * 4 < registry.capacity() {
-            let target = registry.len() * 2;
-            registry.shrink_to(target);
-        }
     }
 
-    fn registry(&self) -> MutexGuard<'_, HashMap<RegistryKey, Arc<dyn Cell>>> {
+    fn registry(&self) -> MutexGuard<'_, Registry> {
         self.registry.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
@@ -549,13 +557,26 @@ pub struct SystemStats {
 }
 
 /// Options for opening a [`System`].
-#[derive(Default)]
 pub struct SystemBuilder {
     path: Option<PathBuf>,
     storage: Option<Arc<dyn Storage>>,
     redb: RedbOptions,
     bindings: Bindings,
     keep_freed_memory: bool,
+    shutdown_timeout: Duration,
+}
+
+impl Default for SystemBuilder {
+    fn default() -> Self {
+        Self {
+            path: None,
+            storage: None,
+            redb: RedbOptions::default(),
+            bindings: Bindings::default(),
+            keep_freed_memory: false,
+            shutdown_timeout: Duration::from_secs(10),
+        }
+    }
 }
 
 impl fmt::Debug for SystemBuilder {
@@ -566,6 +587,7 @@ impl fmt::Debug for SystemBuilder {
             .field("redb", &self.redb)
             .field("bindings", &self.bindings)
             .field("keep_freed_memory", &self.keep_freed_memory)
+            .field("shutdown_timeout", &self.shutdown_timeout)
             .finish()
     }
 }
@@ -628,17 +650,32 @@ impl SystemBuilder {
         self
     }
 
+    /// How long [`System::shutdown`] lets running actions finish before it cancels them
+    /// (default 10 s). Cancelled actions' callers get
+    /// [`StopReason::Aborted`](crate::StopReason::Aborted); nothing they changed is written.
+    #[must_use]
+    pub fn shutdown_timeout(mut self, timeout: Duration) -> Self {
+        self.shutdown_timeout = timeout;
+        self
+    }
+
     /// Opens the storage and starts the writer thread.
+    ///
+    /// If this process dropped a `System` on the same file without calling
+    /// [`System::shutdown`], the file stays open until that system's actors have finished
+    /// (their handles dropped, their last commits done); `open` then waits for it, up to 5 s,
+    /// rather than failing with [`OpenError::AlreadyOpen`] at once.
     pub async fn open(self) -> Result<System, OpenError> {
-        let storage: Arc<dyn Storage> = match (self.storage, &self.path) {
-            (Some(storage), _) => storage,
+        let (storage, claim): (Arc<dyn Storage>, _) = match (self.storage, &self.path) {
+            (Some(storage), _) => (storage, None),
             (None, Some(path)) => {
                 let path = path.clone();
                 let options = self.redb;
                 let storage =
                     tokio::task::spawn_blocking(move || RedbStorage::open(path, &options))
                         .await??;
-                Arc::new(storage)
+                let claim = storage.claim();
+                (Arc::new(storage), Some(claim))
             }
             (None, None) => return Err(OpenError::NoStorage),
         };
@@ -649,11 +686,13 @@ impl SystemBuilder {
                 storage: RwLock::new(Some(storage)),
                 writer,
                 writer_thread: Mutex::new(Some(thread)),
-                registry: Mutex::new(HashMap::new()),
+                registry: Mutex::new(Registry::default()),
                 live: Arc::new(Live::default()),
                 closed: AtomicBool::new(false),
                 bindings: self.bindings,
                 trimmer: Arc::new(Trimmer::new(!self.keep_freed_memory)),
+                shutdown_timeout: self.shutdown_timeout,
+                claim,
             }),
         })
     }

@@ -151,7 +151,7 @@ pub fn kv_set(rt: &Runtime, s: &Settings) -> Result<Vec<Row>> {
         let path = s.file(&format!("kv-{clients}"));
         let ours = rt.block_on(async {
             let system = open_system(&path, true).await?;
-            let store = system.kv("bench");
+            let store = system.kv("bench")?;
             let mut rates = Vec::new();
             for _ in 0..s.rounds {
                 rates.push(sets(&store, clients, s.secondary).await);
@@ -189,7 +189,7 @@ pub fn kv_get(rt: &Runtime, s: &Settings) -> Result<Vec<Row>> {
     let path = s.file("kv-get");
     let ours = rt.block_on(async {
         let system = open_system(&path, true).await?;
-        let store = system.kv("bench");
+        let store = system.kv("bench")?;
         let mut fill = Vec::new();
         for t in 0..64 {
             let store = store.clone();

@@ -24,6 +24,8 @@ pub(crate) struct TestStorage {
     batches: Mutex<Vec<Vec<Committed>>>,
     /// How many of the next commits fail.
     fail_next: AtomicUsize,
+    /// How many of the next actor loads fail.
+    fail_loads: AtomicUsize,
     /// Commits that have started (including held and failed ones).
     started: AtomicUsize,
     /// While true, commits wait before writing.
@@ -38,6 +40,7 @@ impl TestStorage {
             inner,
             batches: Mutex::new(Vec::new()),
             fail_next: AtomicUsize::new(0),
+            fail_loads: AtomicUsize::new(0),
             started: AtomicUsize::new(0),
             held: Mutex::new(false),
             released: Condvar::new(),
@@ -58,6 +61,10 @@ impl TestStorage {
 
     pub(crate) fn fail_next(&self, n: usize) {
         self.fail_next.store(n, Ordering::SeqCst);
+    }
+
+    pub(crate) fn fail_next_loads(&self, n: usize) {
+        self.fail_loads.store(n, Ordering::SeqCst);
     }
 
     pub(crate) fn hold(&self) {
@@ -83,6 +90,13 @@ impl TestStorage {
 
 impl Storage for TestStorage {
     fn load(&self, kind: &str, key: &str) -> Result<Option<Vec<u8>>, StorageError> {
+        if self
+            .fail_loads
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok()
+        {
+            return Err(StorageError::backend("injected: read failed"));
+        }
         self.inner.load(kind, key)
     }
 

@@ -5,9 +5,12 @@
 //! - `actors`: `(&str kind, &str key) -> &[u8] record`.
 //! - `kv`: `(&str store, &str key) -> &str value`.
 
+use std::collections::HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, PoisonError, RwLock};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex, PoisonError, RwLock};
+use std::time::{Duration, Instant};
 
 use redb::{Database, Durability, ReadableDatabase, ReadableTable, TableDefinition};
 
@@ -66,6 +69,63 @@ pub struct RedbStorage {
     /// that a `get` costs a lock and a lookup rather than a new read transaction. Replaced
     /// before `commit` returns, so a reader never misses a write that was acknowledged.
     kv_snapshot: RwLock<Option<Arc<KvTable>>>,
+    /// This process's claim on the file (for files opened by path).
+    claim: Option<Arc<FileClaim>>,
+}
+
+/// A file this process holds open, registered process-wide so that an `open` of the same file
+/// can tell "held by a system that was dropped and is finishing" (worth waiting for) from
+/// "held by a live system or another process" (an error at once).
+#[derive(Debug)]
+pub(crate) struct FileClaim {
+    path: PathBuf,
+    /// Set when the system that opened the file was dropped without `shutdown`: the file is
+    /// released once its actors have finished their last commits.
+    releasing: AtomicBool,
+}
+
+impl FileClaim {
+    /// The system holding the file is gone; the file follows as soon as its actors finish.
+    pub(crate) fn releasing(&self) {
+        self.releasing.store(true, Ordering::SeqCst);
+    }
+}
+
+/// Every claim of this process, by canonical path, and the signal of a release.
+static CLAIMS: Mutex<Option<HashMap<PathBuf, Arc<FileClaim>>>> = Mutex::new(None);
+static RELEASED: Condvar = Condvar::new();
+
+/// How long `open` waits for a file that a dropped system of this process is releasing.
+const RELEASE_WAIT: Duration = Duration::from_secs(5);
+
+fn canonical(path: &Path) -> PathBuf {
+    std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf())
+}
+
+/// Waits until no releasing claim of this process holds `path`: true if one did and is gone
+/// now (worth opening again), false if none did (the file is held by a live system or
+/// another process) or the deadline passed.
+fn wait_for_release(path: &Path, deadline: Instant) -> bool {
+    let path = canonical(path);
+    let mut claims = CLAIMS.lock().unwrap_or_else(PoisonError::into_inner);
+    let mut waited = false;
+    loop {
+        let releasing = claims
+            .as_ref()
+            .and_then(|c| c.get(&path))
+            .is_some_and(|claim| claim.releasing.load(Ordering::SeqCst));
+        if !releasing {
+            return waited;
+        }
+        let Some(left) = deadline.checked_duration_since(Instant::now()) else {
+            return false;
+        };
+        waited = true;
+        claims = RELEASED
+            .wait_timeout(claims, left)
+            .unwrap_or_else(PoisonError::into_inner)
+            .0;
+    }
 }
 
 /// A read-only view of the key-value table.
@@ -83,9 +143,68 @@ impl fmt::Debug for RedbStorage {
 impl RedbStorage {
     /// Opens (or creates) the file at `path`. Blocks: after an unclean exit redb may repair
     /// the file first.
+    ///
+    /// A file this call creates and cannot finish setting up (a full disk, say) is removed
+    /// again, so a later open starts afresh; a file that existed before is never touched.
+    /// If a `System` of this process that held the file was dropped without `shutdown`, this
+    /// waits (up to 5 s) for it to let go rather than fail with
+    /// [`OpenError::AlreadyOpen`].
     pub fn open(path: impl AsRef<Path>, options: &RedbOptions) -> Result<Self, OpenError> {
-        let file = path.as_ref().to_path_buf();
-        Self::open_with(path.as_ref(), options, move |builder| builder.create(&file))
+        let path = path.as_ref();
+        let deadline = Instant::now() + RELEASE_WAIT;
+        loop {
+            match Self::open_file(path, options) {
+                Err(OpenError::AlreadyOpen { .. }) if wait_for_release(path, deadline) => {}
+                other => return other,
+            }
+        }
+    }
+
+    fn open_file(path: &Path, options: &RedbOptions) -> Result<Self, OpenError> {
+        // Creating the file here (rather than letting redb create it) tells a file this call
+        // made from one that was there before; redb sets up an empty file as a new database.
+        let created = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(path)
+            .is_ok();
+        let file = path.to_path_buf();
+        match Self::open_with(path, options, move |builder| builder.create(&file)) {
+            Ok(mut storage) => {
+                if created {
+                    sync_parent(path);
+                }
+                let claim = Arc::new(FileClaim {
+                    path: canonical(path),
+                    releasing: AtomicBool::new(false),
+                });
+                CLAIMS
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .get_or_insert_with(HashMap::new)
+                    .insert(claim.path.clone(), Arc::clone(&claim));
+                storage.claim = Some(claim);
+                Ok(storage)
+            }
+            Err(error) => {
+                if created && !matches!(error, OpenError::AlreadyOpen { .. }) {
+                    // Half set up: without this, every later open would find "not a redb
+                    // database" until someone deleted the file by hand.
+                    let _ = std::fs::remove_file(path);
+                }
+                Err(error)
+            }
+        }
+    }
+
+    /// This process's claim on the file, for the system that owns this storage.
+    pub(crate) fn claim(&self) -> Arc<FileClaim> {
+        self.claim.clone().unwrap_or_else(|| {
+            Arc::new(FileClaim {
+                path: self.path.clone(),
+                releasing: AtomicBool::new(false),
+            })
+        })
     }
 
     /// Opens a database on a custom redb [`StorageBackend`](redb::StorageBackend): an
@@ -132,6 +251,7 @@ impl RedbStorage {
             quick_repair: options.quick_repair,
             delete_on_drop: options.delete_on_drop,
             kv_snapshot: RwLock::new(None),
+            claim: None,
         };
         let init = storage.init().map_err(db_error)?;
         storage.refresh_kv_snapshot();
@@ -386,5 +506,40 @@ impl Drop for RedbStorage {
             // On Unix an open file can be unlinked; the database closes right after this.
             let _ = std::fs::remove_file(&self.path);
         }
+        // Close the database before the claim goes, so that an `open` woken by the release
+        // finds the file free.
+        self.kv_snapshot
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        self.db
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some(claim) = self.claim.take() {
+            let mut claims = CLAIMS.lock().unwrap_or_else(PoisonError::into_inner);
+            if let Some(claims) = claims.as_mut()
+                && claims
+                    .get(&claim.path)
+                    .is_some_and(|current| Arc::ptr_eq(current, &claim))
+            {
+                claims.remove(&claim.path);
+            }
+            RELEASED.notify_all();
+        }
+    }
+}
+
+/// Makes a new file's directory entry durable, so that a crash right after the first commit
+/// cannot lose the whole file.
+fn sync_parent(path: &Path) {
+    let parent = match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
+    };
+    if let Ok(dir) = std::fs::File::open(parent)
+        && let Err(error) = dir.sync_all()
+    {
+        tracing::warn!(path = %parent.display(), %error, "cannot sync the directory of a new database file");
     }
 }
