@@ -1,9 +1,9 @@
 //! The narrow interface between the runtime and the bytes on disk.
 //!
-//! The runtime needs only two things from storage: read one actor's record, and commit a
-//! batch of writes atomically and durably. [`RedbStorage`] is the embedded default; a test
-//! can wrap it to inject faults, and a networked backend can implement the same trait
-//! without touching actors.
+//! The runtime needs four things from storage: read one actor's record, commit a batch of
+//! writes atomically and durably, and read one key-value entry or a range of them.
+//! [`RedbStorage`] is the embedded default; a test can wrap it to inject faults, and a
+//! networked backend can implement the same trait without touching actors.
 
 mod redb;
 
@@ -101,7 +101,8 @@ impl std::fmt::Debug for Write<'_> {
 ///
 /// Implementations must make [`commit`](Storage::commit) atomic (all writes of a batch or
 /// none) and durable when it returns `Ok` (the runtime releases replies on that promise).
-/// Both methods block; the runtime calls `commit` from its own writer thread.
+/// Every method blocks; the runtime calls `commit` from its own writer thread, and the
+/// reads from the actors' tasks (they are expected to be fast local reads).
 pub trait Storage: Send + Sync + 'static {
     /// The record of actor `(kind, key)`, or `None` if there is none.
     fn load(&self, kind: &str, key: &str) -> Result<Option<Vec<u8>>, StorageError>;

@@ -5,8 +5,8 @@
 //! `Handle::ask_cbor` as the argument map, and, when they parse as JSON, to
 //! `Handle::ask_json` as well.
 //!
-//! Every outcome must be `Ok` or a typed `ByNameError` (bad arguments, an action's own
-//! error); a panic, a hang, an abort or a stopped actor is a finding.
+//! Every outcome must be `Ok` or a typed `ByNameError` (an unknown action, bad arguments, an
+//! action's own error); a panic, a hang, an abort or a stopped actor is a finding.
 
 #![no_main]
 
@@ -288,7 +288,12 @@ fn check<T: std::fmt::Debug, P: std::fmt::Debug>(
         eprintln!("{name}: {result:?}");
     }
     match result {
-        Ok(_) | Err(ByNameError::Arguments { .. } | ByNameError::Action(_)) => {}
+        Ok(_)
+        | Err(
+            ByNameError::UnknownAction { .. }
+            | ByNameError::Arguments { .. }
+            | ByNameError::Action(_),
+        ) => {}
         Err(other) => panic!("{name}: unexpected {other:?}"),
     }
 }
