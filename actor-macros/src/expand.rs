@@ -1,15 +1,39 @@
-//! Code generation. Everything generated names the runtime through
-//! `::actor_core::__private`, so users need no extra imports.
+//! Code generation, and the pipeline of each macro: parse, read the model, validate, then
+//! expand, or emit the error with a fallback. Everything generated names the runtime by
+//! absolute paths, so users need no extra imports.
 
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
 use syn::{DeriveInput, ItemImpl, Type};
 
-use crate::attr::ActorOptions;
-use crate::model::{Action, ActorImpl, CtxArg};
+use crate::attr::{self, ActorOptions};
+use crate::model::{Action, ActorImpl};
+use crate::{fallback, valid};
 
-/// `#[derive(Actor)]`: the actor's identity, initial state and settings.
-pub(crate) fn derive_actor(input: &DeriveInput, options: &ActorOptions) -> TokenStream {
+/// `#[derive(Actor)]`: the `ActorMeta` impl, or the errors and a stub of it.
+pub(crate) fn derive_actor(input: &DeriveInput) -> TokenStream {
+    let mut errors = None;
+    valid::actor_struct(input, &mut errors);
+    let options = attr::parse(&input.attrs, &mut errors);
+    match errors {
+        None => actor_meta(input, &options),
+        Some(errors) => fallback::actor_meta(input, &options, errors),
+    }
+}
+
+/// `#[actions]`: the impl block and everything generated from it, or the impl block, the
+/// errors and a stub `Actor` impl.
+pub(crate) fn actions(args: &TokenStream, item: &ItemImpl) -> TokenStream {
+    let model =
+        ActorImpl::from_syn(item).and_then(|model| valid::actions(args, &model).map(|()| model));
+    match model {
+        Ok(model) => actor_impl(&model),
+        Err(errors) => fallback::actor(item, errors),
+    }
+}
+
+/// The actor's identity, initial state and settings, from `#[actor(...)]`.
+fn actor_meta(input: &DeriveInput, options: &ActorOptions) -> TokenStream {
     let ty = &input.ident;
     let name = options
         .name
@@ -98,10 +122,11 @@ pub(crate) fn derive_actor(input: &DeriveInput, options: &ActorOptions) -> Token
     }
 }
 
-/// `#[actions]`: the action enum, the reply and error enums, the `Actor` impl that dispatches
-/// into the methods, and the typed handle trait.
+/// The action enum, the reply and error enums, the `Actor` impl that dispatches into the
+/// methods, and the typed handle trait.
 #[allow(clippy::too_many_lines)] // one template, read top to bottom
-pub(crate) fn actions(item: &ItemImpl, model: &ActorImpl) -> TokenStream {
+fn actor_impl(model: &ActorImpl<'_>) -> TokenStream {
+    let item = model.item;
     let actor = &model.actor;
     let action_enum = format_ident!("{}Action", actor);
     let reply_enum = format_ident!("{}Reply", actor);
@@ -113,8 +138,9 @@ pub(crate) fn actions(item: &ItemImpl, model: &ActorImpl) -> TokenStream {
 
     let action_variants = model.actions.iter().map(|a| {
         let variant = &a.variant;
-        let rename = a.method.to_string();
-        let fields = a.args.iter().map(|(name, ty)| {
+        let rename = &a.name;
+        let fields = a.args.iter().map(|arg| {
+            let (name, ty) = (&arg.name, arg.ty());
             let doc = format!("The `{name}` argument.");
             quote!(#[doc = #doc] #name: #ty)
         });
@@ -123,13 +149,13 @@ pub(crate) fn actions(item: &ItemImpl, model: &ActorImpl) -> TokenStream {
     });
     let reply_variants = model.actions.iter().map(|a| {
         let (variant, ok) = (&a.variant, &a.ok);
-        let doc = format!("What `{}` returned.", a.method);
+        let doc = format!("What `{}` returned.", a.name);
         quote!(#[doc = #doc] #variant(#ok))
     });
     let error_variants = fallible.iter().map(|a| {
         let variant = &a.variant;
         let err = a.err.as_ref();
-        let doc = format!("The error `{}` returned.", a.method);
+        let doc = format!("The error `{}` returned.", a.name);
         quote!(#[doc = #doc] #variant(#err))
     });
     let error_def = {
@@ -162,18 +188,20 @@ pub(crate) fn actions(item: &ItemImpl, model: &ActorImpl) -> TokenStream {
     };
 
     let call = |a: &Action, ctx: TokenStream| {
-        let method = &a.method;
-        let names = a.args.iter().map(|(n, _)| n);
-        let ctx_arg = match a.ctx {
-            Some(CtxArg::Mut) => Some(quote!(#ctx,)),
-            Some(CtxArg::Shared) => Some(quote!(&*#ctx,)),
-            None => None,
-        };
+        let method = a.method();
+        let names = a.args.iter().map(|arg| &arg.name);
+        let ctx_arg = a.ctx.as_ref().map(|c| {
+            if c.mutable {
+                quote!(#ctx,)
+            } else {
+                quote!(&*#ctx,)
+            }
+        });
         quote!(self.#method(#ctx_arg #(#names),*).await)
     };
     let pattern = |a: &Action| {
         let variant = &a.variant;
-        let names = a.args.iter().map(|(n, _)| n);
+        let names = a.args.iter().map(|arg| &arg.name);
         quote!(#action_enum::#variant { #(#names),* })
     };
     let wrap = |a: &Action, value: TokenStream| {
@@ -189,7 +217,7 @@ pub(crate) fn actions(item: &ItemImpl, model: &ActorImpl) -> TokenStream {
         let value = wrap(a, call(a, quote!(__ctx)));
         quote!(#pat => #value)
     });
-    let read_only: Vec<&Action> = model.actions.iter().filter(|a| !a.mutates).collect();
+    let read_only: Vec<&Action> = model.actions.iter().filter(|a| !a.mutates()).collect();
     let handle_read = (!read_only.is_empty()).then(|| {
         let arms = read_only.iter().map(|a| {
             let pat = pattern(a);
@@ -214,13 +242,16 @@ pub(crate) fn actions(item: &ItemImpl, model: &ActorImpl) -> TokenStream {
     });
 
     let trait_methods = model.actions.iter().map(|a| {
-        let method = &a.method;
+        let method = a.method();
         let docs = &a.docs;
         let default_doc = docs.is_empty().then(|| {
             let doc = format!("Asks the actor to run `{method}` and waits for the durable reply.");
             quote!(#[doc = #doc])
         });
-        let args = a.args.iter().map(|(n, t)| quote!(#n: #t));
+        let args = a.args.iter().map(|arg| {
+            let (name, ty) = (&arg.name, arg.ty());
+            quote!(#name: #ty)
+        });
         let (ok, err) = (&a.ok, typed_error(a));
         quote! {
             #(#docs)*
@@ -230,9 +261,12 @@ pub(crate) fn actions(item: &ItemImpl, model: &ActorImpl) -> TokenStream {
         }
     });
     let trait_impls = model.actions.iter().map(|a| {
-        let method = &a.method;
+        let method = a.method();
         let variant = &a.variant;
-        let args = a.args.iter().map(|(n, t)| quote!(#n: #t));
+        let args = a.args.iter().map(|arg| {
+            let (name, ty) = (&arg.name, arg.ty());
+            quote!(#name: #ty)
+        });
         let (ok, err) = (&a.ok, typed_error(a));
         let construct = pattern(a);
         let other_replies = model
@@ -268,9 +302,8 @@ pub(crate) fn actions(item: &ItemImpl, model: &ActorImpl) -> TokenStream {
     });
 
     let hook_fns = model.hooks.iter().map(|h| {
-        let name = &h.name;
-        let mutates = crate::model::HOOKS.iter().any(|(n, m)| h.name == n && *m);
-        let (receiver, ctx_ty) = if mutates {
+        let name = h.name();
+        let (receiver, ctx_ty) = if h.mutates {
             (quote!(&mut self), quote!(&mut #p::Ctx<Self>))
         } else {
             (quote!(&self), quote!(&#p::Ctx<Self>))
@@ -295,7 +328,7 @@ pub(crate) fn actions(item: &ItemImpl, model: &ActorImpl) -> TokenStream {
     for impl_item in &mut item.items {
         if let syn::ImplItem::Fn(f) = impl_item
             && (!matches!(f.vis, syn::Visibility::Inherited)
-                || model.hooks.iter().any(|h| h.name == f.sig.ident))
+                || model.hooks.iter().any(|h| *h.name() == f.sig.ident))
         {
             f.attrs
                 .push(syn::parse_quote!(#[allow(clippy::unused_async)]));
@@ -375,33 +408,4 @@ fn typed_error(a: &Action) -> Type {
     a.err
         .clone()
         .unwrap_or_else(|| syn::parse_quote!(::core::convert::Infallible))
-}
-
-/// After an error in `#[actions]`: an `Actor` impl with no actions, so that the user's code
-/// that names `Ctx<Self>` or `Handle<Self>` does not pile further errors on the real one.
-pub(crate) fn fallback(item: &ItemImpl) -> TokenStream {
-    let ty = &item.self_ty;
-    let p = quote!(::actor_core::__private);
-    quote! {
-        #[automatically_derived]
-        impl #p::Actor for #ty {
-            const NAME: &'static str = <Self as #p::ActorMeta>::NAME;
-            type Input = <Self as #p::ActorMeta>::Input;
-            type Action = ::core::convert::Infallible;
-            type Reply = ();
-            type Error = ::core::convert::Infallible;
-
-            fn create_state(input: Self::Input) -> Self {
-                <Self as #p::ActorMeta>::create_state(input)
-            }
-
-            async fn handle(
-                &mut self,
-                action: ::core::convert::Infallible,
-                _: &mut #p::Ctx<Self>,
-            ) -> ::core::result::Result<(), ::core::convert::Infallible> {
-                match action {}
-            }
-        }
-    }
 }

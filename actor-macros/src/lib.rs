@@ -11,11 +11,12 @@
 mod attr;
 mod env;
 mod expand;
+mod fallback;
 mod model;
+mod valid;
 
 use proc_macro::TokenStream;
-use quote::ToTokens;
-use syn::{Data, DeriveInput, Fields, ItemImpl, parse_macro_input};
+use syn::{DeriveInput, ItemImpl, parse_macro_input};
 
 /// Makes a struct a durable actor's state. See `actor_core::Actor` for the full story.
 ///
@@ -49,46 +50,7 @@ use syn::{Data, DeriveInput, Fields, ItemImpl, parse_macro_input};
 /// and `#[actions]` on the struct's impl block supplies the rest of `actor_core::Actor`.
 #[proc_macro_derive(Actor, attributes(actor))]
 pub fn derive_actor(input: TokenStream) -> TokenStream {
-    let input = parse_macro_input!(input as DeriveInput);
-    let mut errors = None;
-    match &input.data {
-        Data::Struct(s) if matches!(s.fields, Fields::Named(_) | Fields::Unit) => {}
-        Data::Struct(s) => attr::combine(
-            &mut errors,
-            syn::Error::new_spanned(
-                &s.fields,
-                "#[derive(Actor)] needs a struct with named fields (its persisted state)",
-            ),
-        ),
-        Data::Enum(e) => attr::combine(
-            &mut errors,
-            syn::Error::new(
-                e.enum_token.span,
-                "#[derive(Actor)] is for structs; wrap the enum in a struct field",
-            ),
-        ),
-        Data::Union(u) => attr::combine(
-            &mut errors,
-            syn::Error::new(u.union_token.span, "#[derive(Actor)] is for structs"),
-        ),
-    }
-    if !input.generics.params.is_empty() {
-        attr::combine(
-            &mut errors,
-            syn::Error::new_spanned(&input.generics, "an actor type cannot be generic"),
-        );
-    }
-    let options = match attr::parse(&input.attrs) {
-        Ok(options) => options,
-        Err(e) => {
-            attr::combine(&mut errors, e);
-            attr::ActorOptions::default()
-        }
-    };
-    match errors {
-        Some(e) => e.to_compile_error().into(),
-        None => expand::derive_actor(&input, &options).into(),
-    }
+    expand::derive_actor(&parse_macro_input!(input as DeriveInput)).into()
 }
 
 /// Turns each `pub async fn` of an impl block into an action of the actor.
@@ -118,36 +80,7 @@ pub fn derive_actor(input: TokenStream) -> TokenStream {
 /// plus `CounterError` (one variant per fallible action) when some action returns `Result`.
 #[proc_macro_attribute]
 pub fn actions(args: TokenStream, input: TokenStream) -> TokenStream {
-    let item = parse_macro_input!(input as ItemImpl);
-    let mut errors = None;
-    if !args.is_empty() {
-        attr::combine(
-            &mut errors,
-            syn::Error::new(
-                proc_macro2::TokenStream::from(args)
-                    .into_iter()
-                    .next()
-                    .map_or_else(proc_macro2::Span::call_site, |t| t.span()),
-                "#[actions] takes no options; put actor options in #[actor(...)] on the struct",
-            ),
-        );
-    }
-    let model = model::ActorImpl::from_impl(&item);
-    match (errors, model) {
-        (None, Ok(model)) => expand::actions(&item, &model).into(),
-        (errors, model) => {
-            let mut all = errors;
-            if let Err(e) = model {
-                attr::combine(&mut all, e);
-            }
-            let mut out = item.to_token_stream();
-            if let Some(e) = all {
-                out.extend(e.to_compile_error());
-            }
-            out.extend(expand::fallback(&item));
-            out.into()
-        }
-    }
+    expand::actions(&args.into(), &parse_macro_input!(input as ItemImpl)).into()
 }
 
 /// A typed environment of key-value store bindings, checked against the config at startup:
@@ -167,8 +100,5 @@ pub fn actions(args: TokenStream, input: TokenStream) -> TokenStream {
 /// ```
 #[proc_macro_derive(Env, attributes(binding))]
 pub fn derive_env(input: TokenStream) -> TokenStream {
-    let input = parse_macro_input!(input as DeriveInput);
-    env::derive(&input)
-        .unwrap_or_else(syn::Error::into_compile_error)
-        .into()
+    env::derive(&parse_macro_input!(input as DeriveInput)).into()
 }
