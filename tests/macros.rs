@@ -128,6 +128,11 @@ impl Counter {
     pub(crate) async fn get(&self) -> i64 {
         self.count
     }
+
+    /// A raw identifier: called by name as `type`.
+    pub(crate) async fn r#type(&self) -> String {
+        "counter".to_owned()
+    }
 }
 
 #[test]
@@ -138,6 +143,22 @@ fn derive_options_reach_the_actor_trait() {
     assert_eq!(Account::config().restart.max_restarts, 2);
     assert_eq!(<Counter as Actor>::NAME, "Counter");
     assert_eq!(<Counter as Actor>::STATE_VERSION, 1);
+}
+
+#[test]
+fn actions_lists_the_names_in_declaration_order() {
+    assert_eq!(
+        <Account as Actor>::ACTIONS,
+        [
+            "deposit",
+            "withdraw",
+            "balance",
+            "describe",
+            "rename",
+            "history_len"
+        ]
+    );
+    assert_eq!(<Counter as Actor>::ACTIONS, ["add", "get", "type"]);
 }
 
 #[tokio::test]
@@ -170,6 +191,11 @@ async fn typed_handle_methods_call_the_actions() {
     let c = system.get_or_create::<Counter>("c").await.unwrap();
     assert_eq!(c.add(2).await.unwrap(), 2);
     assert_eq!(c.get().await.unwrap(), 2);
+    assert_eq!(c.r#type().await.unwrap(), "counter");
+    assert_eq!(
+        c.ask_json("type", json!(null)).await.unwrap(),
+        json!("counter")
+    );
     system.shutdown().await;
 }
 

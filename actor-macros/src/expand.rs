@@ -135,6 +135,7 @@ fn actor_impl(model: &ActorImpl<'_>) -> TokenStream {
     let p = quote!(::actor_core::__private);
     let fallible: Vec<&Action> = model.actions.iter().filter(|a| a.err.is_some()).collect();
     let error_ty = quote!(#error_enum);
+    let names = model.actions.iter().map(|a| &a.name);
 
     let action_variants = model.actions.iter().map(|a| {
         let variant = &a.variant;
@@ -355,6 +356,7 @@ fn actor_impl(model: &ActorImpl<'_>) -> TokenStream {
         impl #p::Actor for #actor {
             const NAME: &'static str = <Self as #p::ActorMeta>::NAME;
             const STATE_VERSION: u32 = <Self as #p::ActorMeta>::STATE_VERSION;
+            const ACTIONS: &'static [&'static str] = &[#(#names),*];
             type Input = <Self as #p::ActorMeta>::Input;
             type Action = #action_enum;
             type Reply = #reply_enum;
