@@ -247,6 +247,11 @@ async fn actions_can_be_called_by_name_with_json_or_cbor() {
         acct.ask_json("deposit", json!({ "amount": "lots" })).await,
         Err(ByNameError::Arguments { .. })
     ));
+    assert!(matches!(
+        acct.ask_json("deposit", json!({ "amount": 1, "amuont": 1 }))
+            .await,
+        Err(ByNameError::Arguments { .. })
+    ));
 
     let mut args = Vec::new();
     ciborium::into_writer(&json!({ "amount": 2 }), &mut args).unwrap();
@@ -264,4 +269,14 @@ fn the_action_enum_round_trips_through_serde() {
         serde_json::to_value(&action).unwrap(),
         json!({ "deposit": { "amount": 7 } })
     );
+}
+
+#[test]
+fn the_action_enum_refuses_unknown_argument_names() {
+    let typo =
+        serde_json::from_value::<AccountAction>(json!({ "deposit": { "amount": 5, "amuont": 1 } }))
+            .err()
+            .expect("an unknown argument name is an error, not a silent default");
+    assert!(typo.to_string().contains("amuont"), "{typo}");
+    assert!(serde_json::from_value::<AccountAction>(json!({ "deposit": { "amount": 5 } })).is_ok());
 }

@@ -340,7 +340,7 @@ fn actor_impl(model: &ActorImpl<'_>) -> TokenStream {
 
         #[doc = #action_doc]
         #[derive(#p::serde::Serialize, #p::serde::Deserialize)]
-        #[serde(crate = "::actor_core::__private::serde")]
+        #[serde(crate = "::actor_core::__private::serde", deny_unknown_fields)]
         #[allow(unreachable_pub, private_bounds, private_interfaces, missing_debug_implementations)]
         pub enum #action_enum { #(#action_variants),* }
 
