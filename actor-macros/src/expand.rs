@@ -2,12 +2,13 @@
 //! expand, or emit the error with a fallback. Everything generated names the runtime by
 //! absolute paths, so users need no extra imports.
 
-use proc_macro2::TokenStream;
-use quote::{format_ident, quote};
+use proc_macro2::{Ident, TokenStream};
+use quote::{format_ident, quote, quote_spanned};
+use syn::spanned::Spanned;
 use syn::{DeriveInput, ItemImpl, Type};
 
 use crate::attr::{self, ActorOptions};
-use crate::model::{Action, ActorImpl};
+use crate::model::{Action, ActorImpl, Arg};
 use crate::{fallback, valid};
 
 /// `#[derive(Actor)]`: the `ActorMeta` impl, or the errors and a stub of it.
@@ -137,17 +138,7 @@ fn actor_impl(model: &ActorImpl<'_>) -> TokenStream {
     let error_ty = quote!(#error_enum);
     let names = model.actions.iter().map(|a| &a.name);
 
-    let action_variants = model.actions.iter().map(|a| {
-        let variant = &a.variant;
-        let rename = &a.name;
-        let fields = a.args.iter().map(|arg| {
-            let (name, ty) = (&arg.name, arg.ty());
-            let doc = format!("The `{name}` argument.");
-            quote!(#[doc = #doc] #name: #ty)
-        });
-        let doc = format!("Arguments of the `{rename}` action.");
-        quote!(#[doc = #doc] #[serde(rename = #rename)] #variant { #(#fields),* })
-    });
+    let action_def = define_action_enum(model, &action_enum);
     let reply_variants = model.actions.iter().map(|a| {
         let (variant, ok) = (&a.variant, &a.ok);
         let doc = format!("What `{}` returned.", a.name);
@@ -318,9 +309,6 @@ fn actor_impl(model: &ActorImpl<'_>) -> TokenStream {
             }
         }
     });
-    let action_doc = format!(
-        "The actions of [`{actor}`], one variant per action, serializable so that actions can be stored, scheduled or called by name (`{{\"action_name\": {{\"arg\": value}}}}`)."
-    );
     let reply_doc = format!("What [`{actor}`]'s actions return, one variant per action.");
     let trait_doc =
         format!("Typed calls to a [`{actor}`] actor: one method per action, on its `Handle`.");
@@ -338,11 +326,7 @@ fn actor_impl(model: &ActorImpl<'_>) -> TokenStream {
     quote! {
         #item
 
-        #[doc = #action_doc]
-        #[derive(#p::serde::Serialize, #p::serde::Deserialize)]
-        #[serde(crate = "::actor_core::__private::serde", deny_unknown_fields)]
-        #[allow(unreachable_pub, private_bounds, private_interfaces, missing_debug_implementations)]
-        pub enum #action_enum { #(#action_variants),* }
+        #action_def
 
         #[doc = #reply_doc]
         #[derive(#p::serde::Serialize)]
@@ -402,6 +386,80 @@ fn actor_impl(model: &ActorImpl<'_>) -> TokenStream {
         impl #handle_trait for #p::Handle<#actor> {
             #(#trait_impls)*
         }
+    }
+}
+
+/// The action enum: one variant per action, holding its arguments, serde-tagged by the name
+/// the action is called by.
+///
+/// An argument type serde cannot carry is one error, at the type, from the check emitted
+/// beside the enum. Its trait wraps actor-core's `ActionArgument` in an impl marked
+/// `do_not_recommend`, so rustc reports the check's message once rather than each missing serde
+/// trait. The derives must not repeat the error from inside serde's code: their where clauses
+/// name each argument type, so their bodies take it as serde, and `for<'__actor>` (on
+/// `Serialize`; `Deserialize<'de>` has its own lifetime) keeps rustc from checking a bound on
+/// a concrete type where it is written. Only code needing the enum to be serde (calls by name)
+/// checks those bounds.
+fn define_action_enum(model: &ActorImpl<'_>, action_enum: &Ident) -> TokenStream {
+    let p = quote!(::actor_core::__private);
+    let variants = model.actions.iter().map(|a| {
+        let (variant, name) = (&a.variant, &a.name);
+        let fields = a.args.iter().map(|arg| {
+            let (name, ty) = (&arg.name, arg.ty());
+            let doc = format!("The `{name}` argument.");
+            quote!(#[doc = #doc] #name: #ty)
+        });
+        let doc = format!("Arguments of the `{name}` action.");
+        quote!(#[doc = #doc] #[serde(rename = #name)] #variant { #(#fields),* })
+    });
+    let mut types: Vec<&Type> = Vec::new();
+    for ty in model.actions.iter().flat_map(|a| &a.args).map(Arg::ty) {
+        if !types
+            .iter()
+            .any(|t| quote!(#t).to_string() == quote!(#ty).to_string())
+        {
+            types.push(ty);
+        }
+    }
+    let bounds = |bound: &dyn Fn(&Type) -> String| {
+        types
+            .iter()
+            .map(|ty| bound(ty))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let serialize = bounds(&|ty| format!("for<'__actor> {}: {p}::serde::Serialize", quote!(#ty)));
+    let deserialize = bounds(&|ty| format!("{}: {p}::serde::Deserialize<'de>", quote!(#ty)));
+    let checks = types
+        .iter()
+        .map(|ty| quote_spanned!(ty.span()=> action_argument::<#ty>();));
+    let doc = format!(
+        "The actions of [`{}`], one variant per action, serializable so that actions can be stored, scheduled or called by name (`{{\"action_name\": {{\"arg\": value}}}}`).",
+        model.actor
+    );
+    quote! {
+        #[doc = #doc]
+        #[derive(#p::serde::Serialize, #p::serde::Deserialize)]
+        #[serde(
+            crate = "::actor_core::__private::serde",
+            deny_unknown_fields,
+            bound(serialize = #serialize, deserialize = #deserialize)
+        )]
+        #[allow(unreachable_pub, private_bounds, private_interfaces, missing_debug_implementations)]
+        pub enum #action_enum { #(#variants),* }
+
+        const _: () = {
+            #[diagnostic::on_unimplemented(
+                message = "the action argument type `{Self}` must implement `Serialize` and `Deserialize`",
+                label = "not serde-serializable",
+                note = "action arguments travel through the mailbox and may be stored or called by name: derive `serde::Serialize` and `serde::Deserialize` for `{Self}`"
+            )]
+            trait ActionArgument {}
+            #[diagnostic::do_not_recommend]
+            impl<T: #p::ActionArgument> ActionArgument for T {}
+            const fn action_argument<T: ActionArgument>() {}
+            #(#checks)*
+        };
     }
 }
 
