@@ -135,6 +135,24 @@ impl Counter {
     }
 }
 
+/// A single action, which can fail: in its typed method the arms for another action's reply
+/// and error are patterns rustc knows cannot match, and must not warn.
+#[derive(Actor, Serialize, Deserialize, Default)]
+struct Latch {
+    set: bool,
+}
+
+#[actions]
+impl Latch {
+    pub(crate) async fn set(&mut self) -> Result<(), String> {
+        if self.set {
+            return Err("already set".to_owned());
+        }
+        self.set = true;
+        Ok(())
+    }
+}
+
 #[test]
 fn derive_options_reach_the_actor_trait() {
     assert_eq!(<Account as Actor>::NAME, "Account");
@@ -192,6 +210,13 @@ async fn typed_handle_methods_call_the_actions() {
     assert_eq!(c.add(2).await.unwrap(), 2);
     assert_eq!(c.get().await.unwrap(), 2);
     assert_eq!(c.r#type().await.unwrap(), "counter");
+
+    let latch = system.get_or_create::<Latch>("l").await.unwrap();
+    latch.set().await.unwrap();
+    assert!(matches!(
+        latch.set().await,
+        Err(AskError::Action(e)) if e == "already set"
+    ));
     assert_eq!(
         c.ask_json("type", json!(null)).await.unwrap(),
         json!("counter")

@@ -261,32 +261,26 @@ fn actor_impl(model: &ActorImpl<'_>) -> TokenStream {
         });
         let (ok, err) = (&a.ok, typed_error(a));
         let construct = pattern(a);
-        let other_replies = model
-            .actions
-            .iter()
-            .filter(|o| o.variant != a.variant)
-            .map(|o| {
-                let v = &o.variant;
-                quote!(::core::result::Result::Ok(#reply_enum::#v(_)) => ::core::unreachable!("a reply to another action"),)
-            });
-        let map_error = if fallible.is_empty() {
+        // One arm each for the reply and the error of this action: the runtime answers an
+        // action with its own variant, so any other one is unreachable (and, for an actor with
+        // a single action, a pattern rustc knows cannot match).
+        let map_error = if a.err.is_some() {
+            quote!(|e| match e {
+                #error_enum::#variant(e) => e,
+                #[allow(unreachable_patterns)]
+                _ => ::core::unreachable!("an error of another action"),
+            })
+        } else if fallible.is_empty() {
             quote!(|e| match e {})
         } else {
-            let arms = fallible.iter().map(|o| {
-                let v = &o.variant;
-                if o.variant == a.variant {
-                    quote!(#error_enum::#v(e) => e,)
-                } else {
-                    quote!(#error_enum::#v(_) => ::core::unreachable!("an error of another action"),)
-                }
-            });
-            quote!(|e| match e { #(#arms)* })
+            quote!(|_| ::core::unreachable!("an error of another action"))
         };
         quote! {
             async fn #method(&self, #(#args),*) -> ::core::result::Result<#ok, #p::AskError<#err>> {
                 match self.ask(#construct).await {
                     ::core::result::Result::Ok(#reply_enum::#variant(value)) => ::core::result::Result::Ok(value),
-                    #(#other_replies)*
+                    #[allow(unreachable_patterns)]
+                    ::core::result::Result::Ok(_) => ::core::unreachable!("a reply to another action"),
                     ::core::result::Result::Err(error) => ::core::result::Result::Err(error.map_action(#map_error)),
                 }
             }
