@@ -135,7 +135,6 @@ fn actor_impl(model: &ActorImpl<'_>) -> TokenStream {
     let handle_trait = format_ident!("{}Handle", actor);
     let p = quote!(::actor_core::__private);
     let fallible: Vec<&Action> = model.actions.iter().filter(|a| a.err.is_some()).collect();
-    let error_ty = quote!(#error_enum);
     let names = model.actions.iter().map(|a| &a.name);
 
     let action_def = define_action_enum(model, &action_enum);
@@ -240,25 +239,19 @@ fn actor_impl(model: &ActorImpl<'_>) -> TokenStream {
             let doc = format!("Asks the actor to run `{method}` and waits for the durable reply.");
             quote!(#[doc = #doc])
         });
-        let args = a.args.iter().map(|arg| {
-            let (name, ty) = (&arg.name, arg.ty());
-            quote!(#name: #ty)
-        });
+        let params = params(a);
         let (ok, err) = (&a.ok, typed_error(a));
         quote! {
             #(#docs)*
             #default_doc
-            fn #method(&self, #(#args),*)
+            fn #method(&self, #(#params),*)
                 -> impl ::core::future::Future<Output = ::core::result::Result<#ok, #p::AskError<#err>>> + ::core::marker::Send;
         }
     });
     let trait_impls = model.actions.iter().map(|a| {
         let method = a.method();
         let variant = &a.variant;
-        let args = a.args.iter().map(|arg| {
-            let (name, ty) = (&arg.name, arg.ty());
-            quote!(#name: #ty)
-        });
+        let params = params(a);
         let (ok, err) = (&a.ok, typed_error(a));
         let construct = pattern(a);
         // One arm each for the reply and the error of this action: the runtime answers an
@@ -276,7 +269,7 @@ fn actor_impl(model: &ActorImpl<'_>) -> TokenStream {
             quote!(|_| ::core::unreachable!("an error of another action"))
         };
         quote! {
-            async fn #method(&self, #(#args),*) -> ::core::result::Result<#ok, #p::AskError<#err>> {
+            async fn #method(&self, #(#params),*) -> ::core::result::Result<#ok, #p::AskError<#err>> {
                 match self.ask(#construct).await {
                     ::core::result::Result::Ok(#reply_enum::#variant(value)) => ::core::result::Result::Ok(value),
                     #[allow(unreachable_patterns)]
@@ -338,7 +331,7 @@ fn actor_impl(model: &ActorImpl<'_>) -> TokenStream {
             type Input = <Self as #p::ActorMeta>::Input;
             type Action = #action_enum;
             type Reply = #reply_enum;
-            type Error = #error_ty;
+            type Error = #error_enum;
 
             fn create_state(input: Self::Input) -> Self {
                 <Self as #p::ActorMeta>::create_state(input)
@@ -358,7 +351,7 @@ fn actor_impl(model: &ActorImpl<'_>) -> TokenStream {
                 &mut self,
                 __action: #action_enum,
                 __ctx: &mut #p::Ctx<Self>,
-            ) -> ::core::result::Result<#reply_enum, #error_ty> {
+            ) -> ::core::result::Result<#reply_enum, #error_enum> {
                 let _ = &__ctx;
                 match __action {
                     #(#handle_arms,)*
@@ -406,27 +399,27 @@ fn define_action_enum(model: &ActorImpl<'_>, action_enum: &Ident) -> TokenStream
         let doc = format!("Arguments of the `{name}` action.");
         quote!(#[doc = #doc] #[serde(rename = #name)] #variant { #(#fields),* })
     });
-    let mut types: Vec<&Type> = Vec::new();
+    // Each argument type once, as written.
+    let mut types: Vec<(&Type, String)> = Vec::new();
     for ty in model.actions.iter().flat_map(|a| &a.args).map(Arg::ty) {
-        if !types
-            .iter()
-            .any(|t| quote!(#t).to_string() == quote!(#ty).to_string())
-        {
-            types.push(ty);
+        let text = quote!(#ty).to_string();
+        if types.iter().all(|(_, t)| *t != text) {
+            types.push((ty, text));
         }
     }
-    let bounds = |bound: &dyn Fn(&Type) -> String| {
-        types
-            .iter()
-            .map(|ty| bound(ty))
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
-    let serialize = bounds(&|ty| format!("for<'__actor> {}: {p}::serde::Serialize", quote!(#ty)));
-    let deserialize = bounds(&|ty| format!("{}: {p}::serde::Deserialize<'de>", quote!(#ty)));
+    let serialize = types
+        .iter()
+        .map(|(_, ty)| format!("for<'__actor> {ty}: {p}::serde::Serialize"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let deserialize = types
+        .iter()
+        .map(|(_, ty)| format!("{ty}: {p}::serde::Deserialize<'de>"))
+        .collect::<Vec<_>>()
+        .join(", ");
     let checks = types
         .iter()
-        .map(|ty| quote_spanned!(ty.span()=> action_argument::<#ty>();));
+        .map(|(ty, _)| quote_spanned!(ty.span()=> action_argument::<#ty>();));
     let doc = format!(
         "The actions of [`{}`], one variant per action, serializable so that actions can be stored, scheduled or called by name (`{{\"action_name\": {{\"arg\": value}}}}`).",
         model.actor
@@ -455,6 +448,14 @@ fn define_action_enum(model: &ActorImpl<'_>, action_enum: &Ident) -> TokenStream
             #(#checks)*
         };
     }
+}
+
+/// A typed handle method's parameters: the action's arguments, with their plain types.
+fn params<'a>(a: &'a Action<'_>) -> impl Iterator<Item = TokenStream> + 'a {
+    a.args.iter().map(|arg| {
+        let (name, ty) = (&arg.name, arg.ty());
+        quote!(#name: #ty)
+    })
 }
 
 /// The error type a typed handle method reports in `AskError::Action`.

@@ -1,12 +1,28 @@
 //! Procedural macros for `actor-core`: `#[derive(Actor)]`, `#[actions]` and `#[derive(Env)]`.
+//! Use them through `actor-core`'s re-exports (`use actor_core::{actions, Actor}`).
 //!
-//! This crate holds macros only. Everything they expand to lives in `actor-core` and is named
-//! through its hidden `::actor_core::__private` path; use the macros through `actor-core`'s
-//! re-exports (`use actor_core::{actions, Actor}`).
+//! # Layout
 //!
-//! Layout: `attr` parses and checks `#[actor(...)]` options, `model` reads and checks an
-//! `#[actions]` impl block, `expand` generates code for both, `env` is `#[derive(Env)]`. On an error the original item is still
-//! emitted, next to `compile_error!`, so one mistake does not cascade into many.
+//! This crate holds macros only. Each runs parse → model → validate → expand:
+//!
+//! - `attr`: parses the `#[actor(...)]` options of `#[derive(Actor)]`.
+//! - `model`: reads an `#[actions]` impl block into its actions and hooks, leniently.
+//! - `valid`: the rules, each broken one reported at the offending tokens, all at once.
+//! - `expand`: each macro's pipeline, and the code it generates.
+//! - `fallback`: on an error, the stub emitted beside `compile_error!` (and beside the impl
+//!   block as written, for `#[actions]`), so that one mistake is one error, not one more for
+//!   every use of the type.
+//! - `env`: `#[derive(Env)]`, a small pipeline of its own.
+//!
+//! # Paths in generated code
+//!
+//! Generated code names everything by absolute path, so users need no imports. What exists
+//! for the macros (`ActorMeta`, `ActionArgument`, serde) and the runtime items they use
+//! (`Actor`, `ActorConfig`, `RestartPolicy`, `Ctx`, `Handle`, `AskError`, `ReadOutcome`) go
+//! through the hidden `::actor_core::__private` module. Public items that users also write
+//! themselves are named at their public paths: `::actor_core::StoredState` and
+//! `::actor_core::DecodeError` (in `migrate`), `::actor_core::Env`, `::actor_core::KvStore`
+//! and `::actor_core::BindingError` (by `#[derive(Env)]`). The rest is `::core` and `::std`.
 
 mod attr;
 mod env;
@@ -39,15 +55,20 @@ use syn::{DeriveInput, ItemImpl, parse_macro_input};
 ///
 /// ```text
 /// impl ::actor_core::__private::ActorMeta for Counter {
-///     const NAME: &'static str = "Counter";
-///     const STATE_VERSION: u32 = 1;
-///     type Input = ();
-///     fn create_state(input: Self::Input) -> Self { Default::default() }
-///     fn config() -> ActorConfig { ActorConfig::default() }
+///     const NAME: &'static str = "Counter";                             // name
+///     const STATE_VERSION: u32 = 1;                                     // state_version
+///     type Input = ();                                                  // input
+///     fn create_state(input: Self::Input) -> Self { Default::default() } // create_state
+///     fn config() -> ActorConfig { ActorConfig::default() }             // .mailbox_capacity(..), ...
+///     // with `migrate = path`:
+///     fn migrate(stored: StoredState<'_>) -> Result<Self, DecodeError> { path(stored) }
 /// }
 /// ```
 ///
 /// and `#[actions]` on the struct's impl block supplies the rest of `actor_core::Actor`.
+///
+/// On an error it emits the errors and, for a non-generic type, a stub of that impl (keeping
+/// `input` if it was read), so that `#[actions]` and the code using the actor add none.
 #[proc_macro_derive(Actor, attributes(actor))]
 pub fn derive_actor(input: TokenStream) -> TokenStream {
     expand::derive_actor(&parse_macro_input!(input as DeriveInput)).into()
@@ -68,16 +89,33 @@ pub fn derive_actor(input: TokenStream) -> TokenStream {
 /// For `impl Counter { pub async fn increment(&mut self, by: i64) -> i64 { .. } }` it generates:
 ///
 /// ```text
-/// pub enum CounterAction { #[serde(rename = "increment")] Increment { by: i64 } }  // Serialize + Deserialize
-/// pub enum CounterReply { Increment(i64) }                                          // Serialize (untagged)
-/// impl Actor for Counter { type Action = CounterAction; type Reply = CounterReply; ... }
-/// pub trait CounterHandle {
-///     fn increment(&self, by: i64) -> impl Future<Output = Result<i64, AskError<Infallible>>>;
+/// pub enum CounterAction {                        // Serialize + Deserialize, deny_unknown_fields
+///     #[serde(rename = "increment")] Increment { by: i64 },
 /// }
-/// impl CounterHandle for Handle<Counter> { ... }   // counter.increment(5).await?
+/// const _: () = { /* i64 is Serialize + Deserialize: else one error, at the type */ };
+/// pub enum CounterReply { Increment(i64) }        // Serialize (untagged)
+/// pub enum CounterError {}                        // Debug, Display, Error, Serialize (untagged)
+/// impl Actor for Counter {
+///     const ACTIONS: &'static [&'static str] = &["increment"];
+///     type Action = CounterAction;
+///     type Reply = CounterReply;
+///     type Error = CounterError;
+///     async fn handle(..) { /* CounterAction::Increment { by } => self.increment(by) */ }
+///     // NAME, STATE_VERSION, Input, create_state, config, migrate: from #[derive(Actor)];
+///     // handle_read for the `&self` actions; the hooks
+/// }
+/// pub trait CounterHandle {
+///     fn increment(&self, by: i64) -> impl Future<Output = Result<i64, AskError<Infallible>>> + Send;
+/// }
+/// impl CounterHandle for Handle<Counter> { ... }  // counter.increment(5).await?
 /// ```
 ///
-/// plus `CounterError` (one variant per fallible action) when some action returns `Result`.
+/// `CounterError` is always generated, with one variant per action that returns
+/// `Result<_, E>` (holding its `E`, which its typed method returns in `AskError::Action`), and
+/// none if no action can fail.
+///
+/// On an error it emits the impl block as written, the errors, and a stub `Actor` impl with no
+/// actions, so that code naming `Ctx<Self>` or `Handle<Self>` adds no errors.
 #[proc_macro_attribute]
 pub fn actions(args: TokenStream, input: TokenStream) -> TokenStream {
     expand::actions(&args.into(), &parse_macro_input!(input as ItemImpl)).into()
@@ -98,6 +136,8 @@ pub fn actions(args: TokenStream, input: TokenStream) -> TokenStream {
 ///         -> Result<Self, BindingError> { Ok(Self { state: store("STATE")? }) }
 /// }
 /// ```
+///
+/// On an error it emits the errors and, for a non-generic type, a stub of that impl.
 #[proc_macro_derive(Env, attributes(binding))]
 pub fn derive_env(input: TokenStream) -> TokenStream {
     env::derive(&parse_macro_input!(input as DeriveInput)).into()
