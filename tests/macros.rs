@@ -128,6 +128,29 @@ impl Counter {
     pub(crate) async fn get(&self) -> i64 {
         self.count
     }
+
+    /// A raw identifier: called by name as `type`.
+    pub(crate) async fn r#type(&self) -> String {
+        "counter".to_owned()
+    }
+}
+
+/// A single action, which can fail: in its typed method the arms for another action's reply
+/// and error are patterns rustc knows cannot match, and must not warn.
+#[derive(Actor, Serialize, Deserialize, Default)]
+struct Latch {
+    set: bool,
+}
+
+#[actions]
+impl Latch {
+    pub(crate) async fn set(&mut self) -> Result<(), String> {
+        if self.set {
+            return Err("already set".to_owned());
+        }
+        self.set = true;
+        Ok(())
+    }
 }
 
 #[test]
@@ -138,6 +161,22 @@ fn derive_options_reach_the_actor_trait() {
     assert_eq!(Account::config().restart.max_restarts, 2);
     assert_eq!(<Counter as Actor>::NAME, "Counter");
     assert_eq!(<Counter as Actor>::STATE_VERSION, 1);
+}
+
+#[test]
+fn actions_lists_the_names_in_declaration_order() {
+    assert_eq!(
+        <Account as Actor>::ACTIONS,
+        [
+            "deposit",
+            "withdraw",
+            "balance",
+            "describe",
+            "rename",
+            "history_len"
+        ]
+    );
+    assert_eq!(<Counter as Actor>::ACTIONS, ["add", "get", "type"]);
 }
 
 #[tokio::test]
@@ -170,6 +209,18 @@ async fn typed_handle_methods_call_the_actions() {
     let c = system.get_or_create::<Counter>("c").await.unwrap();
     assert_eq!(c.add(2).await.unwrap(), 2);
     assert_eq!(c.get().await.unwrap(), 2);
+    assert_eq!(c.r#type().await.unwrap(), "counter");
+
+    let latch = system.get_or_create::<Latch>("l").await.unwrap();
+    latch.set().await.unwrap();
+    assert!(matches!(
+        latch.set().await,
+        Err(AskError::Action(e)) if e == "already set"
+    ));
+    assert_eq!(
+        c.ask_json("type", json!(null)).await.unwrap(),
+        json!("counter")
+    );
     system.shutdown().await;
 }
 
@@ -221,6 +272,11 @@ async fn actions_can_be_called_by_name_with_json_or_cbor() {
         acct.ask_json("deposit", json!({ "amount": "lots" })).await,
         Err(ByNameError::Arguments { .. })
     ));
+    assert!(matches!(
+        acct.ask_json("deposit", json!({ "amount": 1, "amuont": 1 }))
+            .await,
+        Err(ByNameError::Arguments { .. })
+    ));
 
     let mut args = Vec::new();
     ciborium::into_writer(&json!({ "amount": 2 }), &mut args).unwrap();
@@ -238,4 +294,14 @@ fn the_action_enum_round_trips_through_serde() {
         serde_json::to_value(&action).unwrap(),
         json!({ "deposit": { "amount": 7 } })
     );
+}
+
+#[test]
+fn the_action_enum_refuses_unknown_argument_names() {
+    let typo =
+        serde_json::from_value::<AccountAction>(json!({ "deposit": { "amount": 5, "amuont": 1 } }))
+            .err()
+            .expect("an unknown argument name is an error, not a silent default");
+    assert!(typo.to_string().contains("amuont"), "{typo}");
+    assert!(serde_json::from_value::<AccountAction>(json!({ "deposit": { "amount": 5 } })).is_ok());
 }

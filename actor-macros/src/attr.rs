@@ -1,8 +1,11 @@
-//! Parsing and checking the options of `#[derive(Actor)]`: `#[actor(...)]`.
+//! Parsing the options of `#[derive(Actor)]`: `#[actor(...)]`, each given at most once.
 
-use proc_macro2::Span;
+use proc_macro2::TokenTree;
 use syn::meta::ParseNestedMeta;
-use syn::{Attribute, Expr, LitInt, LitStr, Path, Type};
+use syn::parse::Parse;
+use syn::{Attribute, Expr, LitInt, LitStr, Path, Token, Type, token};
+
+use crate::valid::combine;
 
 /// The options given in `#[actor(...)]`, each at most once.
 #[derive(Default)]
@@ -32,99 +35,112 @@ const ACTOR_KEYS: &str = "`name`, `create_state`, `input`, `state_version`, `mig
      `mailbox_capacity`, `max_state_bytes`, `sleep_after_ms`, `never_sleep`, `restart`";
 const RESTART_KEYS: &str = "`max_restarts`, `window_ms`, `initial_backoff_ms`, `max_backoff_ms`";
 
-/// Collects every `#[actor(...)]` attribute into one set of options; all errors are combined.
-pub(crate) fn parse(attrs: &[Attribute]) -> syn::Result<ActorOptions> {
+/// Collects every `#[actor(...)]` attribute into one set of options. Every error goes to
+/// `errors`, and reading goes on past it: what was read is returned, for the fallback.
+pub(crate) fn parse(attrs: &[Attribute], errors: &mut Option<syn::Error>) -> ActorOptions {
     let mut options = ActorOptions::default();
-    let mut errors: Option<syn::Error> = None;
     for attr in attrs.iter().filter(|a| a.path().is_ident("actor")) {
         let result = attr.parse_nested_meta(|meta| {
-            let key = meta
-                .path
-                .get_ident()
-                .map(ToString::to_string)
-                .unwrap_or_default();
-            match key.as_str() {
-                "name" => set(&mut options.name, &meta, |m| m.value()?.parse()),
-                "create_state" => set(&mut options.create_state, &meta, |m| m.value()?.parse()),
-                "input" => set(&mut options.input, &meta, |m| m.value()?.parse()),
-                "state_version" => set(&mut options.state_version, &meta, |m| m.value()?.parse()),
-                "migrate" => set(&mut options.migrate, &meta, |m| m.value()?.parse()),
-                "mailbox_capacity" => {
-                    set(&mut options.mailbox_capacity, &meta, |m| m.value()?.parse())
+            let o = &mut options;
+            match key(&meta).as_str() {
+                "name" => store(&mut o.name, value(&meta)?, &meta, errors),
+                "create_state" => store(&mut o.create_state, value(&meta)?, &meta, errors),
+                "input" => store(&mut o.input, value(&meta)?, &meta, errors),
+                "state_version" => store(&mut o.state_version, value(&meta)?, &meta, errors),
+                "migrate" => store(&mut o.migrate, value(&meta)?, &meta, errors),
+                "mailbox_capacity" => store(&mut o.mailbox_capacity, value(&meta)?, &meta, errors),
+                "max_state_bytes" => store(&mut o.max_state_bytes, value(&meta)?, &meta, errors),
+                "sleep_after_ms" => store(&mut o.sleep_after_ms, value(&meta)?, &meta, errors),
+                "never_sleep" => store(&mut o.never_sleep, (), &meta, errors),
+                "restart" => {
+                    let restart = parse_restart(&meta, errors)?;
+                    store(&mut o.restart, restart, &meta, errors);
                 }
-                "max_state_bytes" => {
-                    set(&mut options.max_state_bytes, &meta, |m| m.value()?.parse())
+                _ => {
+                    combine(
+                        errors,
+                        meta.error(format!(
+                            "unknown `actor` option; the valid options are {ACTOR_KEYS}"
+                        )),
+                    );
+                    skip_value(&meta)?;
                 }
-                "sleep_after_ms" => set(&mut options.sleep_after_ms, &meta, |m| m.value()?.parse()),
-                "never_sleep" => set(&mut options.never_sleep, &meta, |_| Ok(())),
-                "restart" => set(&mut options.restart, &meta, parse_restart),
-                _ => Err(meta.error(format!(
-                    "unknown `actor` option; the valid options are {ACTOR_KEYS}"
-                ))),
             }
+            Ok(())
         });
         if let Err(e) = result {
-            combine(&mut errors, e);
+            combine(errors, e);
         }
     }
-    match errors {
-        Some(e) => Err(e),
-        None => Ok(options),
-    }
+    options
 }
 
-fn parse_restart(meta: &ParseNestedMeta<'_>) -> syn::Result<RestartOptions> {
+fn parse_restart(
+    meta: &ParseNestedMeta<'_>,
+    errors: &mut Option<syn::Error>,
+) -> syn::Result<RestartOptions> {
     let mut restart = RestartOptions::default();
     meta.parse_nested_meta(|inner| {
-        let key = inner
-            .path
-            .get_ident()
-            .map(ToString::to_string)
-            .unwrap_or_default();
-        let slot = match key.as_str() {
+        let slot = match key(&inner).as_str() {
             "max_restarts" => &mut restart.max_restarts,
             "window_ms" => &mut restart.window_ms,
             "initial_backoff_ms" => &mut restart.initial_backoff_ms,
             "max_backoff_ms" => &mut restart.max_backoff_ms,
             _ => {
-                return Err(inner.error(format!(
-                    "unknown `restart` option; the valid options are {RESTART_KEYS}"
-                )));
+                combine(
+                    errors,
+                    inner.error(format!(
+                        "unknown `restart` option; the valid options are {RESTART_KEYS}"
+                    )),
+                );
+                return skip_value(&inner);
             }
         };
-        set(slot, &inner, |m| m.value()?.parse())
+        store(slot, value(&inner)?, &inner, errors);
+        Ok(())
     })?;
     Ok(restart)
 }
 
-/// Stores an option's value, refusing a second one.
-fn set<T>(
-    slot: &mut Option<T>,
-    meta: &ParseNestedMeta<'_>,
-    parse: impl FnOnce(&ParseNestedMeta<'_>) -> syn::Result<T>,
-) -> syn::Result<()> {
-    let value = parse(meta)?;
-    if slot.is_some() {
-        let name = meta
-            .path
-            .get_ident()
-            .map(ToString::to_string)
-            .unwrap_or_default();
-        return Err(meta.error(format!("the option `{name}` is given more than once")));
+/// The option's name (empty for a path such as `a::b`, which no option matches).
+fn key(meta: &ParseNestedMeta<'_>) -> String {
+    meta.path
+        .get_ident()
+        .map(ToString::to_string)
+        .unwrap_or_default()
+}
+
+/// The option's value: `= value`.
+fn value<T: Parse>(meta: &ParseNestedMeta<'_>) -> syn::Result<T> {
+    meta.value()?.parse()
+}
+
+/// Skips an unknown option's value (`= value` or `(...)`), so the options after it are read.
+fn skip_value(meta: &ParseNestedMeta<'_>) -> syn::Result<()> {
+    if meta.input.peek(Token![=]) {
+        value::<Expr>(meta)?;
+    } else if meta.input.peek(token::Paren) {
+        meta.input.parse::<TokenTree>()?;
     }
-    *slot = Some(value);
     Ok(())
 }
 
-/// Adds `error` to the errors collected so far.
-pub(crate) fn combine(errors: &mut Option<syn::Error>, error: syn::Error) {
-    match errors {
-        Some(all) => all.combine(error),
-        None => *errors = Some(error),
+/// Stores an option's value, refusing a second one.
+fn store<T>(
+    slot: &mut Option<T>,
+    value: T,
+    meta: &ParseNestedMeta<'_>,
+    errors: &mut Option<syn::Error>,
+) {
+    if slot.is_some() {
+        combine(
+            errors,
+            meta.error(format!(
+                "the option `{}` is given more than once",
+                key(meta)
+            )),
+        );
+    } else {
+        *slot = Some(value);
     }
-}
-
-/// An error at the macro's call site, for problems with no better span.
-pub(crate) fn call_site(message: &str) -> syn::Error {
-    syn::Error::new(Span::call_site(), message)
 }

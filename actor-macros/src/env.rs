@@ -5,11 +5,17 @@ use quote::quote;
 use syn::spanned::Spanned;
 use syn::{Data, DeriveInput, Expr, Fields, Lit, Meta};
 
-use crate::attr::combine;
+use crate::fallback;
+use crate::valid::combine;
+
+/// The `Env` impl, or the errors and a stub of it.
+pub(crate) fn derive(input: &DeriveInput) -> TokenStream {
+    try_derive(input).unwrap_or_else(|errors| fallback::env(input, errors))
+}
 
 /// Reads the fields (each a binding: its name in upper case, or `#[binding = "NAME"]`) and
 /// generates the `Env` impl.
-pub(crate) fn derive(input: &DeriveInput) -> syn::Result<TokenStream> {
+fn try_derive(input: &DeriveInput) -> syn::Result<TokenStream> {
     let ty = &input.ident;
     let Data::Struct(data) = &input.data else {
         return Err(syn::Error::new(

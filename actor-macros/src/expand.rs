@@ -1,15 +1,40 @@
-//! Code generation. Everything generated names the runtime through
-//! `::actor_core::__private`, so users need no extra imports.
+//! Code generation, and the pipeline of each macro: parse, read the model, validate, then
+//! expand, or emit the error with a fallback. Everything generated names the runtime by
+//! absolute paths, so users need no extra imports.
 
-use proc_macro2::TokenStream;
-use quote::{format_ident, quote};
+use proc_macro2::{Ident, TokenStream};
+use quote::{format_ident, quote, quote_spanned};
+use syn::spanned::Spanned;
 use syn::{DeriveInput, ItemImpl, Type};
 
-use crate::attr::ActorOptions;
-use crate::model::{Action, ActorImpl, CtxArg};
+use crate::attr::{self, ActorOptions};
+use crate::model::{Action, ActorImpl, Arg};
+use crate::{fallback, valid};
 
-/// `#[derive(Actor)]`: the actor's identity, initial state and settings.
-pub(crate) fn derive_actor(input: &DeriveInput, options: &ActorOptions) -> TokenStream {
+/// `#[derive(Actor)]`: the `ActorMeta` impl, or the errors and a stub of it.
+pub(crate) fn derive_actor(input: &DeriveInput) -> TokenStream {
+    let mut errors = None;
+    valid::actor_struct(input, &mut errors);
+    let options = attr::parse(&input.attrs, &mut errors);
+    match errors {
+        None => actor_meta(input, &options),
+        Some(errors) => fallback::actor_meta(input, &options, errors),
+    }
+}
+
+/// `#[actions]`: the impl block and everything generated from it, or the impl block, the
+/// errors and a stub `Actor` impl.
+pub(crate) fn actions(args: &TokenStream, item: &ItemImpl) -> TokenStream {
+    let model =
+        ActorImpl::from_syn(item).and_then(|model| valid::actions(args, &model).map(|()| model));
+    match model {
+        Ok(model) => actor_impl(&model),
+        Err(errors) => fallback::actor(item, errors),
+    }
+}
+
+/// The actor's identity, initial state and settings, from `#[actor(...)]`.
+fn actor_meta(input: &DeriveInput, options: &ActorOptions) -> TokenStream {
     let ty = &input.ident;
     let name = options
         .name
@@ -98,10 +123,11 @@ pub(crate) fn derive_actor(input: &DeriveInput, options: &ActorOptions) -> Token
     }
 }
 
-/// `#[actions]`: the action enum, the reply and error enums, the `Actor` impl that dispatches
-/// into the methods, and the typed handle trait.
+/// The action enum, the reply and error enums, the `Actor` impl that dispatches into the
+/// methods, and the typed handle trait.
 #[allow(clippy::too_many_lines)] // one template, read top to bottom
-pub(crate) fn actions(item: &ItemImpl, model: &ActorImpl) -> TokenStream {
+fn actor_impl(model: &ActorImpl<'_>) -> TokenStream {
+    let item = model.item;
     let actor = &model.actor;
     let action_enum = format_ident!("{}Action", actor);
     let reply_enum = format_ident!("{}Reply", actor);
@@ -109,27 +135,18 @@ pub(crate) fn actions(item: &ItemImpl, model: &ActorImpl) -> TokenStream {
     let handle_trait = format_ident!("{}Handle", actor);
     let p = quote!(::actor_core::__private);
     let fallible: Vec<&Action> = model.actions.iter().filter(|a| a.err.is_some()).collect();
-    let error_ty = quote!(#error_enum);
+    let names = model.actions.iter().map(|a| &a.name);
 
-    let action_variants = model.actions.iter().map(|a| {
-        let variant = &a.variant;
-        let rename = a.method.to_string();
-        let fields = a.args.iter().map(|(name, ty)| {
-            let doc = format!("The `{name}` argument.");
-            quote!(#[doc = #doc] #name: #ty)
-        });
-        let doc = format!("Arguments of the `{rename}` action.");
-        quote!(#[doc = #doc] #[serde(rename = #rename)] #variant { #(#fields),* })
-    });
+    let action_def = define_action_enum(model, &action_enum);
     let reply_variants = model.actions.iter().map(|a| {
         let (variant, ok) = (&a.variant, &a.ok);
-        let doc = format!("What `{}` returned.", a.method);
+        let doc = format!("What `{}` returned.", a.name);
         quote!(#[doc = #doc] #variant(#ok))
     });
     let error_variants = fallible.iter().map(|a| {
         let variant = &a.variant;
         let err = a.err.as_ref();
-        let doc = format!("The error `{}` returned.", a.method);
+        let doc = format!("The error `{}` returned.", a.name);
         quote!(#[doc = #doc] #variant(#err))
     });
     let error_def = {
@@ -162,18 +179,20 @@ pub(crate) fn actions(item: &ItemImpl, model: &ActorImpl) -> TokenStream {
     };
 
     let call = |a: &Action, ctx: TokenStream| {
-        let method = &a.method;
-        let names = a.args.iter().map(|(n, _)| n);
-        let ctx_arg = match a.ctx {
-            Some(CtxArg::Mut) => Some(quote!(#ctx,)),
-            Some(CtxArg::Shared) => Some(quote!(&*#ctx,)),
-            None => None,
-        };
+        let method = a.method();
+        let names = a.args.iter().map(|arg| &arg.name);
+        let ctx_arg = a.ctx.as_ref().map(|c| {
+            if c.mutable {
+                quote!(#ctx,)
+            } else {
+                quote!(&*#ctx,)
+            }
+        });
         quote!(self.#method(#ctx_arg #(#names),*).await)
     };
     let pattern = |a: &Action| {
         let variant = &a.variant;
-        let names = a.args.iter().map(|(n, _)| n);
+        let names = a.args.iter().map(|arg| &arg.name);
         quote!(#action_enum::#variant { #(#names),* })
     };
     let wrap = |a: &Action, value: TokenStream| {
@@ -189,7 +208,7 @@ pub(crate) fn actions(item: &ItemImpl, model: &ActorImpl) -> TokenStream {
         let value = wrap(a, call(a, quote!(__ctx)));
         quote!(#pat => #value)
     });
-    let read_only: Vec<&Action> = model.actions.iter().filter(|a| !a.mutates).collect();
+    let read_only: Vec<&Action> = model.actions.iter().filter(|a| !a.mutates()).collect();
     let handle_read = (!read_only.is_empty()).then(|| {
         let arms = read_only.iter().map(|a| {
             let pat = pattern(a);
@@ -214,53 +233,47 @@ pub(crate) fn actions(item: &ItemImpl, model: &ActorImpl) -> TokenStream {
     });
 
     let trait_methods = model.actions.iter().map(|a| {
-        let method = &a.method;
+        let method = a.method();
         let docs = &a.docs;
         let default_doc = docs.is_empty().then(|| {
             let doc = format!("Asks the actor to run `{method}` and waits for the durable reply.");
             quote!(#[doc = #doc])
         });
-        let args = a.args.iter().map(|(n, t)| quote!(#n: #t));
+        let params = params(a);
         let (ok, err) = (&a.ok, typed_error(a));
         quote! {
             #(#docs)*
             #default_doc
-            fn #method(&self, #(#args),*)
+            fn #method(&self, #(#params),*)
                 -> impl ::core::future::Future<Output = ::core::result::Result<#ok, #p::AskError<#err>>> + ::core::marker::Send;
         }
     });
     let trait_impls = model.actions.iter().map(|a| {
-        let method = &a.method;
+        let method = a.method();
         let variant = &a.variant;
-        let args = a.args.iter().map(|(n, t)| quote!(#n: #t));
+        let params = params(a);
         let (ok, err) = (&a.ok, typed_error(a));
         let construct = pattern(a);
-        let other_replies = model
-            .actions
-            .iter()
-            .filter(|o| o.variant != a.variant)
-            .map(|o| {
-                let v = &o.variant;
-                quote!(::core::result::Result::Ok(#reply_enum::#v(_)) => ::core::unreachable!("a reply to another action"),)
-            });
-        let map_error = if fallible.is_empty() {
+        // One arm each for the reply and the error of this action: the runtime answers an
+        // action with its own variant, so any other one is unreachable (and, for an actor with
+        // a single action, a pattern rustc knows cannot match).
+        let map_error = if a.err.is_some() {
+            quote!(|e| match e {
+                #error_enum::#variant(e) => e,
+                #[allow(unreachable_patterns)]
+                _ => ::core::unreachable!("an error of another action"),
+            })
+        } else if fallible.is_empty() {
             quote!(|e| match e {})
         } else {
-            let arms = fallible.iter().map(|o| {
-                let v = &o.variant;
-                if o.variant == a.variant {
-                    quote!(#error_enum::#v(e) => e,)
-                } else {
-                    quote!(#error_enum::#v(_) => ::core::unreachable!("an error of another action"),)
-                }
-            });
-            quote!(|e| match e { #(#arms)* })
+            quote!(|_| ::core::unreachable!("an error of another action"))
         };
         quote! {
-            async fn #method(&self, #(#args),*) -> ::core::result::Result<#ok, #p::AskError<#err>> {
+            async fn #method(&self, #(#params),*) -> ::core::result::Result<#ok, #p::AskError<#err>> {
                 match self.ask(#construct).await {
                     ::core::result::Result::Ok(#reply_enum::#variant(value)) => ::core::result::Result::Ok(value),
-                    #(#other_replies)*
+                    #[allow(unreachable_patterns)]
+                    ::core::result::Result::Ok(_) => ::core::unreachable!("a reply to another action"),
                     ::core::result::Result::Err(error) => ::core::result::Result::Err(error.map_action(#map_error)),
                 }
             }
@@ -268,9 +281,8 @@ pub(crate) fn actions(item: &ItemImpl, model: &ActorImpl) -> TokenStream {
     });
 
     let hook_fns = model.hooks.iter().map(|h| {
-        let name = &h.name;
-        let mutates = crate::model::HOOKS.iter().any(|(n, m)| h.name == n && *m);
-        let (receiver, ctx_ty) = if mutates {
+        let name = h.name();
+        let (receiver, ctx_ty) = if h.mutates {
             (quote!(&mut self), quote!(&mut #p::Ctx<Self>))
         } else {
             (quote!(&self), quote!(&#p::Ctx<Self>))
@@ -284,9 +296,6 @@ pub(crate) fn actions(item: &ItemImpl, model: &ActorImpl) -> TokenStream {
             }
         }
     });
-    let action_doc = format!(
-        "The actions of [`{actor}`], one variant per action, serializable so that actions can be stored, scheduled or called by name (`{{\"action_name\": {{\"arg\": value}}}}`)."
-    );
     let reply_doc = format!("What [`{actor}`]'s actions return, one variant per action.");
     let trait_doc =
         format!("Typed calls to a [`{actor}`] actor: one method per action, on its `Handle`.");
@@ -295,7 +304,7 @@ pub(crate) fn actions(item: &ItemImpl, model: &ActorImpl) -> TokenStream {
     for impl_item in &mut item.items {
         if let syn::ImplItem::Fn(f) = impl_item
             && (!matches!(f.vis, syn::Visibility::Inherited)
-                || model.hooks.iter().any(|h| h.name == f.sig.ident))
+                || model.hooks.iter().any(|h| *h.name() == f.sig.ident))
         {
             f.attrs
                 .push(syn::parse_quote!(#[allow(clippy::unused_async)]));
@@ -304,11 +313,7 @@ pub(crate) fn actions(item: &ItemImpl, model: &ActorImpl) -> TokenStream {
     quote! {
         #item
 
-        #[doc = #action_doc]
-        #[derive(#p::serde::Serialize, #p::serde::Deserialize)]
-        #[serde(crate = "::actor_core::__private::serde")]
-        #[allow(unreachable_pub, private_bounds, private_interfaces, missing_debug_implementations)]
-        pub enum #action_enum { #(#action_variants),* }
+        #action_def
 
         #[doc = #reply_doc]
         #[derive(#p::serde::Serialize)]
@@ -322,10 +327,11 @@ pub(crate) fn actions(item: &ItemImpl, model: &ActorImpl) -> TokenStream {
         impl #p::Actor for #actor {
             const NAME: &'static str = <Self as #p::ActorMeta>::NAME;
             const STATE_VERSION: u32 = <Self as #p::ActorMeta>::STATE_VERSION;
+            const ACTIONS: &'static [&'static str] = &[#(#names),*];
             type Input = <Self as #p::ActorMeta>::Input;
             type Action = #action_enum;
             type Reply = #reply_enum;
-            type Error = #error_ty;
+            type Error = #error_enum;
 
             fn create_state(input: Self::Input) -> Self {
                 <Self as #p::ActorMeta>::create_state(input)
@@ -345,7 +351,7 @@ pub(crate) fn actions(item: &ItemImpl, model: &ActorImpl) -> TokenStream {
                 &mut self,
                 __action: #action_enum,
                 __ctx: &mut #p::Ctx<Self>,
-            ) -> ::core::result::Result<#reply_enum, #error_ty> {
+            ) -> ::core::result::Result<#reply_enum, #error_enum> {
                 let _ = &__ctx;
                 match __action {
                     #(#handle_arms,)*
@@ -370,38 +376,91 @@ pub(crate) fn actions(item: &ItemImpl, model: &ActorImpl) -> TokenStream {
     }
 }
 
+/// The action enum: one variant per action, holding its arguments, serde-tagged by the name
+/// the action is called by.
+///
+/// An argument type serde cannot carry is one error, at the type, from the check emitted
+/// beside the enum. Its trait wraps actor-core's `ActionArgument` in an impl marked
+/// `do_not_recommend`, so rustc reports the check's message once rather than each missing serde
+/// trait. The derives must not repeat the error from inside serde's code: their where clauses
+/// name each argument type, so their bodies take it as serde, and `for<'__actor>` (on
+/// `Serialize`; `Deserialize<'de>` has its own lifetime) keeps rustc from checking a bound on
+/// a concrete type where it is written. Only code needing the enum to be serde (calls by name)
+/// checks those bounds.
+fn define_action_enum(model: &ActorImpl<'_>, action_enum: &Ident) -> TokenStream {
+    let p = quote!(::actor_core::__private);
+    let variants = model.actions.iter().map(|a| {
+        let (variant, name) = (&a.variant, &a.name);
+        let fields = a.args.iter().map(|arg| {
+            let (name, ty) = (&arg.name, arg.ty());
+            let doc = format!("The `{name}` argument.");
+            quote!(#[doc = #doc] #name: #ty)
+        });
+        let doc = format!("Arguments of the `{name}` action.");
+        quote!(#[doc = #doc] #[serde(rename = #name)] #variant { #(#fields),* })
+    });
+    // Each argument type once, as written.
+    let mut types: Vec<(&Type, String)> = Vec::new();
+    for ty in model.actions.iter().flat_map(|a| &a.args).map(Arg::ty) {
+        let text = quote!(#ty).to_string();
+        if types.iter().all(|(_, t)| *t != text) {
+            types.push((ty, text));
+        }
+    }
+    let serialize = types
+        .iter()
+        .map(|(_, ty)| format!("for<'__actor> {ty}: {p}::serde::Serialize"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let deserialize = types
+        .iter()
+        .map(|(_, ty)| format!("{ty}: {p}::serde::Deserialize<'de>"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let checks = types
+        .iter()
+        .map(|(ty, _)| quote_spanned!(ty.span()=> action_argument::<#ty>();));
+    let doc = format!(
+        "The actions of [`{}`], one variant per action, serializable so that actions can be stored, scheduled or called by name (`{{\"action_name\": {{\"arg\": value}}}}`).",
+        model.actor
+    );
+    quote! {
+        #[doc = #doc]
+        #[derive(#p::serde::Serialize, #p::serde::Deserialize)]
+        #[serde(
+            crate = "::actor_core::__private::serde",
+            deny_unknown_fields,
+            bound(serialize = #serialize, deserialize = #deserialize)
+        )]
+        #[allow(unreachable_pub, private_bounds, private_interfaces, missing_debug_implementations)]
+        pub enum #action_enum { #(#variants),* }
+
+        const _: () = {
+            #[diagnostic::on_unimplemented(
+                message = "the action argument type `{Self}` must implement `Serialize` and `Deserialize`",
+                label = "not serde-serializable",
+                note = "action arguments travel through the mailbox and may be stored or called by name: derive `serde::Serialize` and `serde::Deserialize` for `{Self}`"
+            )]
+            trait ActionArgument {}
+            #[diagnostic::do_not_recommend]
+            impl<T: #p::ActionArgument> ActionArgument for T {}
+            const fn action_argument<T: ActionArgument>() {}
+            #(#checks)*
+        };
+    }
+}
+
+/// A typed handle method's parameters: the action's arguments, with their plain types.
+fn params<'a>(a: &'a Action<'_>) -> impl Iterator<Item = TokenStream> + 'a {
+    a.args.iter().map(|arg| {
+        let (name, ty) = (&arg.name, arg.ty());
+        quote!(#name: #ty)
+    })
+}
+
 /// The error type a typed handle method reports in `AskError::Action`.
 fn typed_error(a: &Action) -> Type {
     a.err
         .clone()
         .unwrap_or_else(|| syn::parse_quote!(::core::convert::Infallible))
-}
-
-/// After an error in `#[actions]`: an `Actor` impl with no actions, so that the user's code
-/// that names `Ctx<Self>` or `Handle<Self>` does not pile further errors on the real one.
-pub(crate) fn fallback(item: &ItemImpl) -> TokenStream {
-    let ty = &item.self_ty;
-    let p = quote!(::actor_core::__private);
-    quote! {
-        #[automatically_derived]
-        impl #p::Actor for #ty {
-            const NAME: &'static str = <Self as #p::ActorMeta>::NAME;
-            type Input = <Self as #p::ActorMeta>::Input;
-            type Action = ::core::convert::Infallible;
-            type Reply = ();
-            type Error = ::core::convert::Infallible;
-
-            fn create_state(input: Self::Input) -> Self {
-                <Self as #p::ActorMeta>::create_state(input)
-            }
-
-            async fn handle(
-                &mut self,
-                action: ::core::convert::Infallible,
-                _: &mut #p::Ctx<Self>,
-            ) -> ::core::result::Result<(), ::core::convert::Infallible> {
-                match action {}
-            }
-        }
-    }
 }

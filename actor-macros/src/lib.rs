@@ -1,21 +1,38 @@
 //! Procedural macros for `actor-core`: `#[derive(Actor)]`, `#[actions]` and `#[derive(Env)]`.
+//! Use them through `actor-core`'s re-exports (`use actor_core::{actions, Actor}`).
 //!
-//! This crate holds macros only. Everything they expand to lives in `actor-core` and is named
-//! through its hidden `::actor_core::__private` path; use the macros through `actor-core`'s
-//! re-exports (`use actor_core::{actions, Actor}`).
+//! # Layout
 //!
-//! Layout: `attr` parses and checks `#[actor(...)]` options, `model` reads and checks an
-//! `#[actions]` impl block, `expand` generates code for both, `env` is `#[derive(Env)]`. On an error the original item is still
-//! emitted, next to `compile_error!`, so one mistake does not cascade into many.
+//! This crate holds macros only. Each runs parse → model → validate → expand:
+//!
+//! - `attr`: parses the `#[actor(...)]` options of `#[derive(Actor)]`.
+//! - `model`: reads an `#[actions]` impl block into its actions and hooks, leniently.
+//! - `valid`: the rules, each broken one reported at the offending tokens, all at once.
+//! - `expand`: each macro's pipeline, and the code it generates.
+//! - `fallback`: on an error, the stub emitted beside `compile_error!` (and beside the impl
+//!   block as written, for `#[actions]`), so that one mistake is one error, not one more for
+//!   every use of the type.
+//! - `env`: `#[derive(Env)]`, a small pipeline of its own.
+//!
+//! # Paths in generated code
+//!
+//! Generated code names everything by absolute path, so users need no imports. What exists
+//! for the macros (`ActorMeta`, `ActionArgument`, serde) and the runtime items they use
+//! (`Actor`, `ActorConfig`, `RestartPolicy`, `Ctx`, `Handle`, `AskError`, `ReadOutcome`) go
+//! through the hidden `::actor_core::__private` module. Public items that users also write
+//! themselves are named at their public paths: `::actor_core::StoredState` and
+//! `::actor_core::DecodeError` (in `migrate`), `::actor_core::Env`, `::actor_core::KvStore`
+//! and `::actor_core::BindingError` (by `#[derive(Env)]`). The rest is `::core` and `::std`.
 
 mod attr;
 mod env;
 mod expand;
+mod fallback;
 mod model;
+mod valid;
 
 use proc_macro::TokenStream;
-use quote::ToTokens;
-use syn::{Data, DeriveInput, Fields, ItemImpl, parse_macro_input};
+use syn::{DeriveInput, ItemImpl, parse_macro_input};
 
 /// Makes a struct a durable actor's state. See `actor_core::Actor` for the full story.
 ///
@@ -38,57 +55,23 @@ use syn::{Data, DeriveInput, Fields, ItemImpl, parse_macro_input};
 ///
 /// ```text
 /// impl ::actor_core::__private::ActorMeta for Counter {
-///     const NAME: &'static str = "Counter";
-///     const STATE_VERSION: u32 = 1;
-///     type Input = ();
-///     fn create_state(input: Self::Input) -> Self { Default::default() }
-///     fn config() -> ActorConfig { ActorConfig::default() }
+///     const NAME: &'static str = "Counter";                             // name
+///     const STATE_VERSION: u32 = 1;                                     // state_version
+///     type Input = ();                                                  // input
+///     fn create_state(input: Self::Input) -> Self { Default::default() } // create_state
+///     fn config() -> ActorConfig { ActorConfig::default() }             // .mailbox_capacity(..), ...
+///     // with `migrate = path`:
+///     fn migrate(stored: StoredState<'_>) -> Result<Self, DecodeError> { path(stored) }
 /// }
 /// ```
 ///
 /// and `#[actions]` on the struct's impl block supplies the rest of `actor_core::Actor`.
+///
+/// On an error it emits the errors and, for a non-generic type, a stub of that impl (keeping
+/// `input` if it was read), so that `#[actions]` and the code using the actor add none.
 #[proc_macro_derive(Actor, attributes(actor))]
 pub fn derive_actor(input: TokenStream) -> TokenStream {
-    let input = parse_macro_input!(input as DeriveInput);
-    let mut errors = None;
-    match &input.data {
-        Data::Struct(s) if matches!(s.fields, Fields::Named(_) | Fields::Unit) => {}
-        Data::Struct(s) => attr::combine(
-            &mut errors,
-            syn::Error::new_spanned(
-                &s.fields,
-                "#[derive(Actor)] needs a struct with named fields (its persisted state)",
-            ),
-        ),
-        Data::Enum(e) => attr::combine(
-            &mut errors,
-            syn::Error::new(
-                e.enum_token.span,
-                "#[derive(Actor)] is for structs; wrap the enum in a struct field",
-            ),
-        ),
-        Data::Union(u) => attr::combine(
-            &mut errors,
-            syn::Error::new(u.union_token.span, "#[derive(Actor)] is for structs"),
-        ),
-    }
-    if !input.generics.params.is_empty() {
-        attr::combine(
-            &mut errors,
-            syn::Error::new_spanned(&input.generics, "an actor type cannot be generic"),
-        );
-    }
-    let options = match attr::parse(&input.attrs) {
-        Ok(options) => options,
-        Err(e) => {
-            attr::combine(&mut errors, e);
-            attr::ActorOptions::default()
-        }
-    };
-    match errors {
-        Some(e) => e.to_compile_error().into(),
-        None => expand::derive_actor(&input, &options).into(),
-    }
+    expand::derive_actor(&parse_macro_input!(input as DeriveInput)).into()
 }
 
 /// Turns each `pub async fn` of an impl block into an action of the actor.
@@ -106,48 +89,36 @@ pub fn derive_actor(input: TokenStream) -> TokenStream {
 /// For `impl Counter { pub async fn increment(&mut self, by: i64) -> i64 { .. } }` it generates:
 ///
 /// ```text
-/// pub enum CounterAction { #[serde(rename = "increment")] Increment { by: i64 } }  // Serialize + Deserialize
-/// pub enum CounterReply { Increment(i64) }                                          // Serialize (untagged)
-/// impl Actor for Counter { type Action = CounterAction; type Reply = CounterReply; ... }
-/// pub trait CounterHandle {
-///     fn increment(&self, by: i64) -> impl Future<Output = Result<i64, AskError<Infallible>>>;
+/// pub enum CounterAction {                        // Serialize + Deserialize, deny_unknown_fields
+///     #[serde(rename = "increment")] Increment { by: i64 },
 /// }
-/// impl CounterHandle for Handle<Counter> { ... }   // counter.increment(5).await?
+/// const _: () = { /* i64 is Serialize + Deserialize: else one error, at the type */ };
+/// pub enum CounterReply { Increment(i64) }        // Serialize (untagged)
+/// pub enum CounterError {}                        // Debug, Display, Error, Serialize (untagged)
+/// impl Actor for Counter {
+///     const ACTIONS: &'static [&'static str] = &["increment"];
+///     type Action = CounterAction;
+///     type Reply = CounterReply;
+///     type Error = CounterError;
+///     async fn handle(..) { /* CounterAction::Increment { by } => self.increment(by) */ }
+///     // NAME, STATE_VERSION, Input, create_state, config, migrate: from #[derive(Actor)];
+///     // handle_read for the `&self` actions; the hooks
+/// }
+/// pub trait CounterHandle {
+///     fn increment(&self, by: i64) -> impl Future<Output = Result<i64, AskError<Infallible>>> + Send;
+/// }
+/// impl CounterHandle for Handle<Counter> { ... }  // counter.increment(5).await?
 /// ```
 ///
-/// plus `CounterError` (one variant per fallible action) when some action returns `Result`.
+/// `CounterError` is always generated, with one variant per action that returns
+/// `Result<_, E>` (holding its `E`, which its typed method returns in `AskError::Action`), and
+/// none if no action can fail.
+///
+/// On an error it emits the impl block as written, the errors, and a stub `Actor` impl with no
+/// actions, so that code naming `Ctx<Self>` or `Handle<Self>` adds no errors.
 #[proc_macro_attribute]
 pub fn actions(args: TokenStream, input: TokenStream) -> TokenStream {
-    let item = parse_macro_input!(input as ItemImpl);
-    let mut errors = None;
-    if !args.is_empty() {
-        attr::combine(
-            &mut errors,
-            syn::Error::new(
-                proc_macro2::TokenStream::from(args)
-                    .into_iter()
-                    .next()
-                    .map_or_else(proc_macro2::Span::call_site, |t| t.span()),
-                "#[actions] takes no options; put actor options in #[actor(...)] on the struct",
-            ),
-        );
-    }
-    let model = model::ActorImpl::from_impl(&item);
-    match (errors, model) {
-        (None, Ok(model)) => expand::actions(&item, &model).into(),
-        (errors, model) => {
-            let mut all = errors;
-            if let Err(e) = model {
-                attr::combine(&mut all, e);
-            }
-            let mut out = item.to_token_stream();
-            if let Some(e) = all {
-                out.extend(e.to_compile_error());
-            }
-            out.extend(expand::fallback(&item));
-            out.into()
-        }
-    }
+    expand::actions(&args.into(), &parse_macro_input!(input as ItemImpl)).into()
 }
 
 /// A typed environment of key-value store bindings, checked against the config at startup:
@@ -165,10 +136,9 @@ pub fn actions(args: TokenStream, input: TokenStream) -> TokenStream {
 ///         -> Result<Self, BindingError> { Ok(Self { state: store("STATE")? }) }
 /// }
 /// ```
+///
+/// On an error it emits the errors and, for a non-generic type, a stub of that impl.
 #[proc_macro_derive(Env, attributes(binding))]
 pub fn derive_env(input: TokenStream) -> TokenStream {
-    let input = parse_macro_input!(input as DeriveInput);
-    env::derive(&input)
-        .unwrap_or_else(syn::Error::into_compile_error)
-        .into()
+    env::derive(&parse_macro_input!(input as DeriveInput)).into()
 }

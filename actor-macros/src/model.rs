@@ -1,34 +1,36 @@
-//! The model of an `#[actions]` impl block, built from the syntax and checked: every problem
-//! is reported at the tokens that cause it, and all of them at once.
+//! The model of an `#[actions]` impl block: what the syntax says, read leniently. Whether it is
+//! allowed is `valid`'s business; `expand` works from a model that passed it.
 
 use proc_macro2::Ident;
 use quote::format_ident;
+use syn::ext::IdentExt;
 use syn::spanned::Spanned;
 use syn::{
-    Attribute, FnArg, GenericArgument, ImplItem, ItemImpl, Pat, PathArguments, ReturnType, Type,
-    Visibility,
+    Attribute, FnArg, GenericArgument, ImplItem, ItemImpl, Pat, PatType, PathArguments, Receiver,
+    ReturnType, Signature, Type, Visibility,
 };
 
-use crate::attr::combine;
-
 /// The actor type, its actions and its hooks.
-pub(crate) struct ActorImpl {
+pub(crate) struct ActorImpl<'a> {
+    pub(crate) item: &'a ItemImpl,
     /// The actor type's name (`Counter`).
-    pub(crate) actor: Ident,
-    pub(crate) actions: Vec<Action>,
+    pub(crate) actor: &'a Ident,
+    pub(crate) actions: Vec<Action<'a>>,
     /// Private methods named like a lifecycle hook (`on_wake`, ...).
-    pub(crate) hooks: Vec<HookFn>,
+    pub(crate) hooks: Vec<Hook<'a>>,
 }
 
 /// A private `async fn on_create|on_wake|on_state_change|on_sleep|on_destroy`.
-pub(crate) struct HookFn {
-    pub(crate) name: Ident,
+pub(crate) struct Hook<'a> {
+    pub(crate) sig: &'a Signature,
+    /// Whether the hook takes `&mut self` (all but `on_state_change`).
+    pub(crate) mutates: bool,
     /// Whether it takes the context after `self`.
     pub(crate) takes_ctx: bool,
 }
 
 /// The hooks, and whether each takes `&self` (only `on_state_change`) or `&mut self`.
-pub(crate) const HOOKS: [(&str, bool); 5] = [
+const HOOKS: [(&str, bool); 5] = [
     ("on_create", true),
     ("on_wake", true),
     ("on_state_change", false),
@@ -37,274 +39,154 @@ pub(crate) const HOOKS: [(&str, bool); 5] = [
 ];
 
 /// One `pub async fn` (or `pub(crate)`, ...) of the impl block.
-pub(crate) struct Action {
-    /// The method's name (`increment`).
-    pub(crate) method: Ident,
+pub(crate) struct Action<'a> {
+    pub(crate) sig: &'a Signature,
+    /// The name it is called by (`increment`; `type` for `r#type`).
+    pub(crate) name: String,
     /// The enum variant's name (`Increment`).
     pub(crate) variant: Ident,
-    /// `&mut self` (may change state) or `&self` (read-only).
-    pub(crate) mutates: bool,
-    /// How the method takes the context, if it does.
-    pub(crate) ctx: Option<CtxArg>,
+    /// The first input, if it is `self` in some form.
+    pub(crate) receiver: Option<&'a Receiver>,
+    /// The context, if the first input after `self` is `&Ctx<..>` or `&mut Ctx<..>`.
+    pub(crate) ctx: Option<CtxArg<'a>>,
     /// The action's own arguments.
-    pub(crate) args: Vec<(Ident, Type)>,
+    pub(crate) args: Vec<Arg<'a>>,
     /// What the caller gets on success.
     pub(crate) ok: Type,
     /// The error type, if the method returns `Result<_, E>`.
     pub(crate) err: Option<Type>,
     /// The method's doc comments, reused on the typed handle method.
-    pub(crate) docs: Vec<Attribute>,
+    pub(crate) docs: Vec<&'a Attribute>,
 }
 
 /// `ctx: &Ctx<Self>` or `ctx: &mut Ctx<Self>`.
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub(crate) enum CtxArg {
-    Shared,
-    Mut,
+pub(crate) struct CtxArg<'a> {
+    pub(crate) mutable: bool,
+    pub(crate) ty: &'a Type,
 }
 
-impl ActorImpl {
-    /// Reads and checks the impl block.
-    pub(crate) fn from_impl(item: &ItemImpl) -> syn::Result<Self> {
-        let mut errors = None;
-        if item.trait_.is_some() {
-            combine(
-                &mut errors,
-                syn::Error::new(
-                    item.impl_token.span,
-                    "#[actions] goes on an inherent impl block (`impl Counter { ... }`), not a trait impl",
-                ),
-            );
-        }
-        if !item.generics.params.is_empty() || item.generics.where_clause.is_some() {
-            combine(
-                &mut errors,
-                syn::Error::new(item.generics.span(), "an actor type cannot be generic"),
-            );
-        }
+/// An argument of an action.
+pub(crate) struct Arg<'a> {
+    pub(crate) input: &'a PatType,
+    /// The argument's name: its pattern when that is a plain name (anything else is refused by
+    /// `valid`).
+    pub(crate) name: Ident,
+}
+
+impl<'a> ActorImpl<'a> {
+    /// Reads the impl block; fails only when there is no actor type name to build on.
+    pub(crate) fn from_syn(item: &'a ItemImpl) -> syn::Result<Self> {
         let actor = match &*item.self_ty {
-            Type::Path(p) if p.qself.is_none() => p.path.segments.last().map(|s| s.ident.clone()),
+            Type::Path(p) if p.qself.is_none() => p.path.segments.last().map(|s| &s.ident),
             _ => None,
         };
         let actor = actor.ok_or_else(|| {
             syn::Error::new(item.self_ty.span(), "#[actions] needs a named actor type")
-        });
+        })?;
         let mut actions = Vec::new();
         let mut hooks = Vec::new();
         for impl_item in &item.items {
             let ImplItem::Fn(f) = impl_item else { continue };
-            if matches!(f.vis, Visibility::Inherited) {
-                if let Some(&(_, mutates)) = HOOKS.iter().find(|(n, _)| f.sig.ident == n) {
-                    match HookFn::from_fn(&f.sig, mutates) {
-                        Ok(hook) => hooks.push(hook),
-                        Err(e) => combine(&mut errors, e),
-                    }
-                }
-                continue; // a private helper method, left as it is
+            if !matches!(f.vis, Visibility::Inherited) {
+                actions.push(Action::from_syn(&f.sig, &f.attrs));
+            } else if let Some(&(_, mutates)) = HOOKS.iter().find(|(n, _)| f.sig.ident == n) {
+                hooks.push(Hook {
+                    sig: &f.sig,
+                    mutates,
+                    takes_ctx: f.sig.inputs.len() > 1,
+                });
             }
-            match Action::from_fn(&f.sig, &f.attrs) {
-                Ok(action) => actions.push(action),
-                Err(e) => combine(&mut errors, e),
-            }
+            // Any other private method is a helper, left as it is.
         }
-        let actor = match actor {
-            Ok(actor) => Some(actor),
-            Err(e) => {
-                combine(&mut errors, e);
-                None
-            }
-        };
-        match (errors, actor) {
-            (Some(e), _) => Err(e),
-            (None, Some(actor)) => Ok(Self {
-                actor,
-                actions,
-                hooks,
-            }),
-            (None, None) => Err(crate::attr::call_site(
-                "#[actions] needs a named actor type",
-            )),
-        }
+        Ok(Self {
+            item,
+            actor,
+            actions,
+            hooks,
+        })
     }
 }
 
-impl HookFn {
-    fn from_fn(sig: &syn::Signature, mutates: bool) -> syn::Result<Self> {
-        let name = &sig.ident;
-        let receiver = if mutates { "&mut self" } else { "&self" };
-        let ctx = if mutates {
-            "&mut Ctx<Self>"
-        } else {
-            "&Ctx<Self>"
-        };
-        let expected = format!(
-            "the hook `{name}` must be `async fn {name}({receiver})` or `async fn {name}({receiver}, ctx: {ctx})`"
-        );
-        let mut inputs = sig.inputs.iter();
-        let receiver_ok = matches!(
-            inputs.next(),
-            Some(FnArg::Receiver(r)) if r.reference.is_some() && r.mutability.is_some() == mutates
-        );
-        let ctx_arg = inputs.next();
-        let takes_ctx = match ctx_arg {
-            None => Some(false),
-            Some(FnArg::Typed(t)) => ctx_kind(&t.ty)
-                .filter(|k| (*k == CtxArg::Mut) == mutates)
-                .map(|_| true),
-            Some(FnArg::Receiver(_)) => None,
-        };
-        match (
-            sig.asyncness.is_some() && receiver_ok && inputs.next().is_none(),
-            takes_ctx,
-        ) {
-            (true, Some(takes_ctx)) => Ok(Self {
-                name: name.clone(),
-                takes_ctx,
-            }),
-            _ => Err(syn::Error::new(name.span(), expected)),
-        }
-    }
-}
-
-impl Action {
-    fn from_fn(sig: &syn::Signature, attrs: &[Attribute]) -> syn::Result<Self> {
-        let mut errors = None;
-        let name = &sig.ident;
-        if sig.asyncness.is_none() {
-            combine(
-                &mut errors,
-                syn::Error::new(
-                    sig.fn_token.span,
-                    format!(
-                        "the action `{name}` must be an `async fn` (a private `fn` is not an action)"
-                    ),
-                ),
-            );
-        }
-        if !sig.generics.params.is_empty() || sig.generics.where_clause.is_some() {
-            combine(
-                &mut errors,
-                syn::Error::new(
-                    sig.generics.span(),
-                    format!(
-                        "the action `{name}` cannot be generic: its arguments are stored in an enum"
-                    ),
-                ),
-            );
-        }
-        let mut inputs = sig.inputs.iter();
-        let mutates = match inputs.next() {
-            Some(FnArg::Receiver(r)) if r.reference.is_some() => r.mutability.is_some(),
+impl<'a> Action<'a> {
+    fn from_syn(sig: &'a Signature, attrs: &'a [Attribute]) -> Self {
+        let mut inputs = sig.inputs.iter().peekable();
+        let receiver = match inputs.peek() {
             Some(FnArg::Receiver(r)) => {
-                combine(
-                    &mut errors,
-                    syn::Error::new(
-                        r.span(),
-                        format!(
-                            "the action `{name}` takes `self` by value; actions take `&self` (read-only) or `&mut self`"
-                        ),
-                    ),
-                );
-                false
+                inputs.next();
+                Some(r)
             }
-            _ => {
-                combine(
-                    &mut errors,
-                    syn::Error::new(
-                        name.span(),
-                        format!("the action `{name}` needs a `&self` or `&mut self` receiver"),
-                    ),
-                );
-                false
-            }
+            _ => None,
         };
-        let (ctx, args) = arguments(name, mutates, inputs, &mut errors);
-        let (ok, err) = split_result(&sig.output);
-        let docs = attrs
-            .iter()
-            .filter(|a| a.path().is_ident("doc"))
-            .cloned()
+        let mut typed = inputs
+            .filter_map(|input| match input {
+                FnArg::Typed(t) => Some(t),
+                FnArg::Receiver(_) => None,
+            })
+            .peekable();
+        let ctx = typed
+            .next_if(|t| ctx_arg(&t.ty).is_some())
+            .and_then(|t| ctx_arg(&t.ty));
+        let args = typed
+            .enumerate()
+            .map(|(i, input)| Arg {
+                input,
+                name: match &*input.pat {
+                    Pat::Ident(p) => p.ident.clone(),
+                    _ => format_ident!("__arg{}", i),
+                },
+            })
             .collect();
-        match errors {
-            Some(e) => Err(e),
-            None => Ok(Self {
-                method: name.clone(),
-                variant: format_ident!("{}", upper_camel(&name.to_string()), span = name.span()),
-                mutates,
-                ctx,
-                args,
-                ok,
-                err,
-                docs,
-            }),
+        let (ok, err) = split_result(&sig.output);
+        let method = &sig.ident;
+        Action {
+            sig,
+            name: method.unraw().to_string(),
+            variant: format_ident!(
+                "{}",
+                upper_camel(&method.unraw().to_string()),
+                span = method.span()
+            ),
+            receiver,
+            ctx,
+            args,
+            ok,
+            err,
+            docs: attrs.iter().filter(|a| a.path().is_ident("doc")).collect(),
         }
+    }
+
+    /// The method's name (`increment`).
+    pub(crate) fn method(&self) -> &'a Ident {
+        &self.sig.ident
+    }
+
+    /// Whether it takes `&mut self` (may change the state) rather than `&self` (read-only).
+    pub(crate) fn mutates(&self) -> bool {
+        self.receiver.is_some_and(|r| r.mutability.is_some())
     }
 }
 
-/// The context argument and the action's own arguments, after the receiver.
-fn arguments<'a>(
-    name: &Ident,
-    mutates: bool,
-    inputs: impl Iterator<Item = &'a FnArg>,
-    errors: &mut Option<syn::Error>,
-) -> (Option<CtxArg>, Vec<(Ident, Type)>) {
-    let mut ctx = None;
-    let mut args = Vec::new();
-    for (i, input) in inputs.enumerate() {
-        let FnArg::Typed(pat_type) = input else {
-            continue;
-        };
-        if i == 0
-            && let Some(kind) = ctx_kind(&pat_type.ty)
-        {
-            if kind == CtxArg::Mut && !mutates {
-                combine(
-                    errors,
-                    syn::Error::new(
-                        pat_type.ty.span(),
-                        format!(
-                            "the read-only action `{name}` takes `&Ctx<Self>`, not `&mut Ctx<Self>`"
-                        ),
-                    ),
-                );
-            }
-            ctx = Some(kind);
-            continue;
-        }
-        let Pat::Ident(ident) = &*pat_type.pat else {
-            combine(
-                errors,
-                syn::Error::new(
-                    pat_type.pat.span(),
-                    "action arguments must be plain names (`by: i64`), not patterns",
-                ),
-            );
-            continue;
-        };
-        if let Type::Reference(r) = &*pat_type.ty {
-            combine(
-                errors,
-                syn::Error::new(
-                    r.span(),
-                    "action arguments must be owned values (they travel through the mailbox and may be stored)",
-                ),
-            );
-            continue;
-        }
-        args.push((ident.ident.clone(), (*pat_type.ty).clone()));
+impl Arg<'_> {
+    pub(crate) fn ty(&self) -> &Type {
+        &self.input.ty
     }
-    (ctx, args)
+}
+
+impl Hook<'_> {
+    /// The hook's name (`on_wake`).
+    pub(crate) fn name(&self) -> &Ident {
+        &self.sig.ident
+    }
 }
 
 /// `&Ctx<..>` or `&mut Ctx<..>` (by the last path segment's name).
-fn ctx_kind(ty: &Type) -> Option<CtxArg> {
+pub(crate) fn ctx_arg(ty: &Type) -> Option<CtxArg<'_>> {
     let Type::Reference(r) = ty else { return None };
     let Type::Path(p) = &*r.elem else { return None };
     let last = p.path.segments.last()?;
-    (last.ident == "Ctx").then_some(if r.mutability.is_some() {
-        CtxArg::Mut
-    } else {
-        CtxArg::Shared
+    (last.ident == "Ctx").then_some(CtxArg {
+        mutable: r.mutability.is_some(),
+        ty,
     })
 }
 
@@ -336,7 +218,6 @@ fn split_result(output: &ReturnType) -> (Type, Option<Type>) {
 /// `increment_by` → `IncrementBy`.
 fn upper_camel(snake: &str) -> String {
     snake
-        .trim_start_matches("r#")
         .split('_')
         .filter(|part| !part.is_empty())
         .map(|part| {
