@@ -266,7 +266,7 @@ async fn actions_can_be_called_by_name_with_json_or_cbor() {
     }
     assert!(matches!(
         acct.ask_json("no_such_action", json!({})).await,
-        Err(ByNameError::Arguments { .. })
+        Err(ByNameError::UnknownAction { .. })
     ));
     assert!(matches!(
         acct.ask_json("deposit", json!({ "amount": "lots" })).await,

@@ -103,22 +103,19 @@ pub mod __private {
     pub use crate::handle::Handle;
     pub use serde;
 
-    /// Checks, with one error at the argument's type, that an action argument can travel by
-    /// name and be stored: `#[actions]` names `<T as ActionArgument>::Checked` as the field
-    /// type of each argument in the action enum.
+    /// What an action argument must be: serde both ways, since arguments travel through the
+    /// mailbox and may be stored or called by name. `#[actions]` checks each argument type
+    /// against it, so a type that is not serde gives one error, at the argument's type.
     #[diagnostic::on_unimplemented(
         message = "the action argument type `{Self}` must implement `Serialize` and `Deserialize`",
         label = "not serde-serializable",
         note = "action arguments travel through the mailbox and may be stored or called by name: derive `serde::Serialize` and `serde::Deserialize` for `{Self}`"
     )]
-    pub trait ActionArgument {
-        /// `Self`.
-        type Checked;
-    }
+    pub trait ActionArgument {}
 
-    impl<T: serde::Serialize + serde::de::DeserializeOwned> ActionArgument for T {
-        type Checked = T;
-    }
+    // `do_not_recommend`: the error names this trait, not each serde trait that is missing.
+    #[diagnostic::do_not_recommend]
+    impl<T: serde::Serialize + serde::de::DeserializeOwned> ActionArgument for T {}
 
     /// What `#[derive(Actor)]` provides; `#[actions]` builds the `Actor` impl on top of it.
     pub trait ActorMeta: Sized {

@@ -380,9 +380,9 @@ fn actor_impl(model: &ActorImpl<'_>) -> TokenStream {
 /// the action is called by.
 ///
 /// An argument type serde cannot carry is one error, at the type, from the check emitted
-/// beside the enum. Its trait wraps actor-core's `ActionArgument` in an impl marked
-/// `do_not_recommend`, so rustc reports the check's message once rather than each missing serde
-/// trait. The derives must not repeat the error from inside serde's code: their where clauses
+/// beside the enum against actor-core's `ActionArgument` (whose blanket impl is marked
+/// `do_not_recommend`, so rustc reports its message once rather than each missing serde
+/// trait). The derives must not repeat the error from inside serde's code: their where clauses
 /// name each argument type, so their bodies take it as serde, and `for<'__actor>` (on
 /// `Serialize`; `Deserialize<'de>` has its own lifetime) keeps rustc from checking a bound on
 /// a concrete type where it is written. Only code needing the enum to be serde (calls by name)
@@ -436,15 +436,7 @@ fn define_action_enum(model: &ActorImpl<'_>, action_enum: &Ident) -> TokenStream
         pub enum #action_enum { #(#variants),* }
 
         const _: () = {
-            #[diagnostic::on_unimplemented(
-                message = "the action argument type `{Self}` must implement `Serialize` and `Deserialize`",
-                label = "not serde-serializable",
-                note = "action arguments travel through the mailbox and may be stored or called by name: derive `serde::Serialize` and `serde::Deserialize` for `{Self}`"
-            )]
-            trait ActionArgument {}
-            #[diagnostic::do_not_recommend]
-            impl<T: #p::ActionArgument> ActionArgument for T {}
-            const fn action_argument<T: ActionArgument>() {}
+            const fn action_argument<T: #p::ActionArgument>() {}
             #(#checks)*
         };
     }
