@@ -9,7 +9,7 @@ async fn is_feature_enabled(state: &KvStore, feature: &str) -> Result<bool, KvEr
 }
 
 #[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
+async fn main() -> Result<(), actor_core::Error> {
     let system = System::temporary().await?;
     let state = system.kv("default")?;
 

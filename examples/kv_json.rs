@@ -12,7 +12,7 @@ struct User {
 }
 
 #[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
+async fn main() -> Result<(), actor_core::Error> {
     let system = System::temporary().await?;
     let state = system.kv("default")?;
 

@@ -15,7 +15,7 @@ struct AppEnv {
 }
 
 #[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
+async fn main() -> Result<(), actor_core::Error> {
     let config = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/actors.toml");
     let bindings = Bindings::load(config)?;
     let system = System::builder()

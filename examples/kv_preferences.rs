@@ -29,7 +29,7 @@ async fn set_user_preferences(
 }
 
 #[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
+async fn main() -> Result<(), actor_core::Error> {
     let system = System::temporary().await?;
     let state = system.kv("default")?;
 

@@ -3,11 +3,15 @@
 
 #[path = "support/bin.rs"]
 mod bin;
+#[path = "support/scratch.rs"]
+mod scratch;
 #[path = "support/storage.rs"]
 mod storage;
 
 use std::process::{Command, Stdio};
 use std::time::Duration;
+
+use scratch::XorShift;
 
 const ACCOUNTS: usize = 6;
 
@@ -35,7 +39,7 @@ fn money_is_conserved_across_kills_in_the_middle_of_transfers() {
     let path = storage::temp_path("bank");
     let db = path.to_str().expect("utf-8 path").to_owned();
     let expected = 1_000 * ACCOUNTS as u64;
-    let mut seed = u64::from(std::process::id()) | 1;
+    let mut rng = XorShift::new(XorShift::clock_seed());
     for round in 0..20 {
         let mut child = Command::new(bin::example("bank"))
             .args(["run", "--db", &db, "--accounts", &ACCOUNTS.to_string()])
@@ -43,10 +47,7 @@ fn money_is_conserved_across_kills_in_the_middle_of_transfers() {
             .stderr(Stdio::null())
             .spawn()
             .expect("start bank");
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        std::thread::sleep(Duration::from_millis(100 + seed % 300));
+        std::thread::sleep(Duration::from_millis(rng.between(100, 400)));
         child.kill().expect("SIGKILL");
         child.wait().expect("reap");
         let (total, report) = audit(&db);

@@ -7,6 +7,8 @@
 
 #[path = "support/counter.rs"]
 mod counter;
+#[path = "support/errors.rs"]
+mod errors;
 #[path = "support/faulty.rs"]
 mod faulty;
 #[path = "support/storage.rs"]
@@ -317,7 +319,7 @@ async fn each_io_fault_fails_the_commit_with_a_typed_error_and_the_system_recove
                 matches!(error, AskError::Commit { .. }),
                 "{kind:?}: {error:?}"
             );
-            let chain = error_chain(&error);
+            let chain = errors::chain(&error);
             assert!(
                 chain.contains("injected"),
                 "{kind:?}: the cause is named: {chain}"
@@ -361,16 +363,4 @@ async fn each_io_fault_fails_the_commit_with_a_typed_error_and_the_system_recove
         system.shutdown().await;
         std::fs::remove_file(path).unwrap();
     }
-}
-
-/// An error and its sources, one line.
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut out = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        out.push_str(": ");
-        out.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    out
 }

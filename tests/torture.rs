@@ -33,6 +33,8 @@
 //! prints a line per round. On a violation it prints the round, the seeds and what was
 //! found, keeps the temp dir (the file and the child's stderr), and exits 1.
 
+#[path = "support/errors.rs"]
+mod errors;
 #[path = "support/scratch.rs"]
 mod scratch;
 
@@ -49,6 +51,7 @@ use std::time::{Duration, Instant};
 use actor_core::{
     Actor, ActorConfig, AskError, Ctx, Handle, KvStore, ReadOutcome, RestartPolicy, System,
 };
+use errors::chain;
 use scratch::{TempDir, XorShift};
 use serde::{Deserialize, Serialize};
 
@@ -215,18 +218,6 @@ impl Actor for Node {
 
 fn node_key(i: usize) -> String {
     format!("n{i}")
-}
-
-/// An error and its sources, on one line.
-fn chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text.replace('\n', " ")
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -34,14 +34,26 @@ pub(crate) enum Envelope<A: Actor> {
     Action {
         action: A::Action,
         reply: Option<oneshot::Sender<Reply<A>>>,
-        /// The actors waiting, through nested asks, for this action's reply (none when the
-        /// caller is not an actor).
-        chain: Option<Arc<Waiting>>,
-        /// For a call by name.
-        encode: Option<EncodeResult<A>>,
+        /// For calls from inside an action and calls by name; boxed, so that the common
+        /// call (from outside any actor, typed) keeps every mailbox slot small.
+        extras: Option<Box<Extras<A>>>,
     },
     /// Delete the actor and its state.
     Destroy(oneshot::Sender<Result<(), AskError<Infallible>>>),
+}
+
+/// What some calls carry besides the action.
+pub(crate) struct Extras<A: Actor> {
+    /// The actors waiting, through nested asks, for this action's reply.
+    pub(crate) chain: Option<Arc<Waiting>>,
+    /// For a call by name.
+    pub(crate) encode: Option<EncodeResult<A>>,
+}
+
+impl<A: Actor> Extras<A> {
+    fn boxed(chain: Option<Arc<Waiting>>, encode: Option<EncodeResult<A>>) -> Option<Box<Self>> {
+        (chain.is_some() || encode.is_some()).then(|| Box::new(Self { chain, encode }))
+    }
 }
 
 /// One actor waiting in an `ask` for another actor's reply, and the actors waiting for it in
@@ -260,8 +272,7 @@ impl<A: Actor> Handle<A> {
         let envelope = Envelope::Action {
             action,
             reply: Some(tx),
-            chain,
-            encode,
+            extras: Extras::boxed(chain, encode),
         };
         self.deliver(envelope)
             .await
@@ -342,8 +353,7 @@ impl<A: Actor> Handle<A> {
         let envelope = Envelope::Action {
             action,
             reply: None,
-            chain: None,
-            encode: None,
+            extras: None,
         };
         match gate(&self.slot, false).await {
             Ok(_) => {}

@@ -70,9 +70,10 @@ pub(crate) struct Slot {
     parked: Mutex<Option<Box<dyn Any + Send>>>,
     /// Woken when a receiver is parked, for a waker that arrived a moment early.
     parked_notify: Notify,
-    /// Set when the running action or hook must be cancelled (the shutdown deadline passed).
+    /// Set when the running action or hook must be cancelled (the shutdown deadline passed);
+    /// waiters are woken through `ended_notify`, which they share with `wait_ended` (both
+    /// check their own flag again when woken).
     aborted: AtomicBool,
-    abort_notify: Notify,
     /// To wake a sleeping actor from a handle.
     pub(crate) system: Weak<SystemInner>,
 }
@@ -111,7 +112,6 @@ impl Slot {
             parked: Mutex::new(None),
             parked_notify: Notify::new(),
             aborted: AtomicBool::new(false),
-            abort_notify: Notify::new(),
             system,
         }
     }
@@ -288,19 +288,21 @@ impl Slot {
             s.stopped_at.get_or_insert_with(tokio::time::Instant::now);
         }
         self.aborted.store(true, Ordering::SeqCst);
-        self.abort_notify.notify_waiters();
+        self.ended_notify.notify_waiters();
         self.notify.notify_one();
     }
 
     /// Resolves once [`abort`](Slot::abort) is called (at once if it was).
     pub(crate) async fn aborted(&self) {
-        let notified = self.abort_notify.notified();
-        tokio::pin!(notified);
-        notified.as_mut().enable();
-        if self.aborted.load(Ordering::SeqCst) {
-            return;
+        loop {
+            let notified = self.ended_notify.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if self.aborted.load(Ordering::SeqCst) {
+                return;
+            }
+            notified.await;
         }
-        notified.await;
     }
 
     /// Waits until every snapshot handed over so far (up to `seq`, or all if `None`) is

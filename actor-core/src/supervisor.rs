@@ -14,7 +14,7 @@ use tracing::Instrument;
 use crate::actor::{Actor, ReadOutcome};
 use crate::ctx::{Ctx, SubmitError};
 use crate::error::{AskError, EncodeError, StartError, StopReason, StorageError};
-use crate::handle::{CURRENT, Current, EncodeResult, Envelope, Reply, Waiting, set_chain};
+use crate::handle::{CURRENT, Current, Envelope, Extras, Reply, set_chain};
 use crate::panic::{CatchUnwind, message};
 use crate::slot::Slot;
 use crate::snapshot;
@@ -241,13 +241,10 @@ impl<A: Actor> ActorTask<A> {
                 Envelope::Action {
                     action,
                     reply,
-                    chain,
-                    encode,
+                    extras,
                 } => {
                     let span = tracing::debug_span!("action", actor = %self.ctx.slot.path);
-                    self.act(action, reply, chain, encode)
-                        .instrument(span)
-                        .await
+                    self.act(action, reply, extras).instrument(span).await
                 }
                 Envelope::Destroy(done) => Box::pin(self.destroy(done)).await,
             };
@@ -272,9 +269,9 @@ impl<A: Actor> ActorTask<A> {
         &mut self,
         action: A::Action,
         reply: Option<oneshot::Sender<Reply<A>>>,
-        chain: Option<Arc<Waiting>>,
-        encode: Option<EncodeResult<A>>,
+        extras: Option<Box<Extras<A>>>,
     ) -> Option<StopReason> {
+        let (chain, encode) = extras.map_or((None, None), |e| (e.chain, e.encode));
         set_chain(chain);
         let (state, ctx) = (&mut self.state, &mut self.ctx);
         let run = async move {
