@@ -245,7 +245,8 @@ impl ActorConfig {
 /// action: `initial_backoff` doubled for each further panic in the window, up to
 /// `max_backoff`. More than `max_restarts` panics within `window` stop the actor with
 /// [`StopReason::CrashLoop`](crate::StopReason::CrashLoop); a later
-/// [`System::get_or_create`](crate::System::get_or_create) starts it afresh from disk.
+/// [`System::get_or_create`](crate::System::get_or_create) starts it afresh from disk, and so
+/// does a call through an old handle once `max_backoff` has passed.
 #[derive(Debug, Clone, Copy)]
 #[non_exhaustive]
 pub struct RestartPolicy {
