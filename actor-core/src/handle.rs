@@ -1,11 +1,9 @@
 //! [`Handle`]: the cheap, cloneable address of one running actor.
 
-use std::cell::RefCell;
 use std::convert::Infallible;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -34,62 +32,48 @@ pub(crate) enum Envelope<A: Actor> {
     Action {
         action: A::Action,
         reply: Option<oneshot::Sender<Reply<A>>>,
-        /// For calls from inside an action and calls by name; boxed, so that the common
-        /// call (from outside any actor, typed) keeps every mailbox slot small.
-        extras: Option<Box<Extras<A>>>,
     },
+    /// An action called by name. Boxed, so that every mailbox slot stays as small as a
+    /// typed call needs.
+    ByName(Box<ByNameCall<A>>),
     /// Delete the actor and its state.
     Destroy(oneshot::Sender<Result<(), AskError<Infallible>>>),
 }
 
-/// What some calls carry besides the action.
-pub(crate) struct Extras<A: Actor> {
-    /// The actors waiting, through nested asks, for this action's reply.
-    pub(crate) chain: Option<Arc<Waiting>>,
-    /// For a call by name.
-    pub(crate) encode: Option<EncodeResult<A>>,
+/// An action called by name, with the encoder its result goes through inside the turn.
+pub(crate) struct ByNameCall<A: Actor> {
+    pub(crate) action: A::Action,
+    pub(crate) reply: oneshot::Sender<Reply<A>>,
+    pub(crate) encode: EncodeResult<A>,
 }
 
-impl<A: Actor> Extras<A> {
-    fn boxed(chain: Option<Arc<Waiting>>, encode: Option<EncodeResult<A>>) -> Option<Box<Self>> {
-        (chain.is_some() || encode.is_some()).then(|| Box::new(Self { chain, encode }))
-    }
-}
-
-/// One actor waiting in an `ask` for another actor's reply, and the actors waiting for it in
-/// turn: a call chain, walked to refuse a call that would close a cycle.
-#[derive(Debug)]
-pub(crate) struct Waiting {
-    slot: Arc<Slot>,
-    /// Cleared when the ask returns (or is dropped): the actor no longer waits.
-    active: AtomicBool,
-    parent: Option<Arc<Waiting>>,
-}
-
-/// The actor whose task is running: its slot, and the call chain of the action it runs.
-pub(crate) struct Current {
-    slot: Arc<Slot>,
-    chain: RefCell<Option<Arc<Waiting>>>,
-}
-
-impl Current {
-    pub(crate) fn new(slot: Arc<Slot>) -> Self {
-        Self {
-            slot,
-            chain: RefCell::new(None),
+impl<A: Actor> Envelope<A> {
+    /// Where the envelope's caller waits for an `AskError`, if anywhere (not for a `tell`).
+    pub(crate) fn fail(self, error: impl FnOnce() -> AskError<Infallible>) -> Option<Self> {
+        match self {
+            Self::Action { reply: None, .. } => Some(self),
+            Self::Action {
+                reply: Some(reply), ..
+            } => {
+                let _ = reply.send(Err(error().widen()));
+                None
+            }
+            Self::ByName(call) => {
+                let _ = call.reply.send(Err(error().widen()));
+                None
+            }
+            Self::Destroy(done) => {
+                let _ = done.send(Err(error()));
+                None
+            }
         }
     }
 }
 
 tokio::task_local! {
-    /// The actor whose task is running, so that a call out of an action can wait for that
-    /// actor's state to be durable first (the output gate) and refuse a call cycle.
-    pub(crate) static CURRENT: Current;
-}
-
-/// Sets the call chain of the action the current task is about to run.
-pub(crate) fn set_chain(chain: Option<Arc<Waiting>>) {
-    let _ = CURRENT.try_with(|current| *current.chain.borrow_mut() = chain);
+    /// The slot of the actor whose task is running, so that a call out of an action can wait
+    /// for that actor's state to be durable first (the output gate) and refuse a call cycle.
+    pub(crate) static CURRENT: Arc<Slot>;
 }
 
 /// Why a call out of an action may not leave.
@@ -99,62 +83,56 @@ enum Gate {
     Commit(Arc<Slot>, Arc<crate::StorageError>),
 }
 
-/// Inside an action: refuses a call to the actor itself (and, for asks, to an actor waiting
-/// for this one), then waits until the calling actor's state is durable, and returns the call
-/// chain the receiver will run under. Outside an action: nothing.
-async fn gate(target: &Arc<Slot>, asks: bool) -> Result<Option<Arc<Waiting>>, Gate> {
-    let Ok((current, parent)) =
-        CURRENT.try_with(|c| (Arc::clone(&c.slot), c.chain.borrow().clone()))
-    else {
+/// While an action of the current actor waits in an `ask`: the edge "waits for" the target,
+/// removed when the ask ends however it ends.
+struct Waits(Arc<Slot>);
+
+impl Drop for Waits {
+    fn drop(&mut self) {
+        self.0.set_waiting_on(None);
+    }
+}
+
+/// The longest wait-for chain walked before giving up the search for a cycle.
+const MAX_CHAIN: usize = 4096;
+
+/// Inside an action: refuses a call to the actor itself and, for an ask, one that would close
+/// a cycle of actors waiting for each other; then waits until the calling actor's state is
+/// durable. Outside an action: nothing.
+///
+/// An ask records that the current actor waits for the target before it walks the target's
+/// wait-for chain, so of two actors asking each other at once at least one sees the other.
+async fn gate(target: &Arc<Slot>, asks: bool) -> Result<Option<Waits>, Gate> {
+    let Ok(current) = CURRENT.try_with(Arc::clone) else {
         return Ok(None);
     };
     if Arc::ptr_eq(&current, target) {
         return Err(Gate::Reentrant);
     }
-    if asks {
-        let mut chain = Vec::new();
-        let mut node = parent.as_deref();
-        let mut closes = false;
-        while let Some(waiting) = node {
-            if waiting.active.load(Ordering::SeqCst) {
-                chain.push(waiting.slot.path.clone());
-                closes |= Arc::ptr_eq(&waiting.slot, target);
+    let waits = if asks {
+        current.set_waiting_on(Some(Arc::clone(target)));
+        let waits = Waits(Arc::clone(&current));
+        let mut cycle = vec![current.path.clone(), target.path.clone()];
+        let mut next = target.waiting_on();
+        while let Some(slot) = next {
+            if Arc::ptr_eq(&slot, &current) {
+                cycle.push(current.path.clone());
+                return Err(Gate::Cycle(cycle));
             }
-            node = waiting.parent.as_deref();
+            if cycle.len() > MAX_CHAIN {
+                break;
+            }
+            cycle.push(slot.path.clone());
+            next = slot.waiting_on();
         }
-        if closes {
-            chain.reverse();
-            let start = chain
-                .iter()
-                .position(|path| *path == target.path)
-                .unwrap_or(0);
-            let mut cycle = chain.split_off(start);
-            cycle.push(current.path.clone());
-            cycle.push(target.path.clone());
-            return Err(Gate::Cycle(cycle));
-        }
-    }
+        Some(waits)
+    } else {
+        None
+    };
     if let Err(error) = current.wait_durable(None).await {
         return Err(Gate::Commit(current, error));
     }
-    Ok(asks.then(|| {
-        Arc::new(Waiting {
-            slot: current,
-            active: AtomicBool::new(true),
-            parent,
-        })
-    }))
-}
-
-/// Marks the asking actor as no longer waiting when its ask ends, however it ends.
-struct Asking(Option<Arc<Waiting>>);
-
-impl Drop for Asking {
-    fn drop(&mut self) {
-        if let Some(waiting) = &self.0 {
-            waiting.active.store(false, Ordering::SeqCst);
-        }
-    }
+    Ok(waits)
 }
 
 /// Why an envelope could not be put in the mailbox.
@@ -266,13 +244,18 @@ impl<A: Actor> Handle<A> {
         action: A::Action,
         encode: Option<EncodeResult<A>>,
     ) -> Result<A::Reply, AskError<A::Error>> {
-        let chain = self.ask_gate().await.map_err(AskError::widen)?;
-        let _asking = Asking(chain.clone());
+        let _waits = self.ask_gate().await.map_err(AskError::widen)?;
         let (tx, rx) = oneshot::channel();
-        let envelope = Envelope::Action {
-            action,
-            reply: Some(tx),
-            extras: Extras::boxed(chain, encode),
+        let envelope = match encode {
+            None => Envelope::Action {
+                action,
+                reply: Some(tx),
+            },
+            Some(encode) => Envelope::ByName(Box::new(ByNameCall {
+                action,
+                reply: tx,
+                encode,
+            })),
         };
         self.deliver(envelope)
             .await
@@ -285,8 +268,7 @@ impl<A: Actor> Handle<A> {
     /// [`StopReason::Destroyed`](crate::StopReason::Destroyed); a later
     /// [`System::get_or_create`](crate::System::get_or_create) creates it afresh.
     pub async fn destroy(&self) -> Result<(), AskError<Infallible>> {
-        let chain = self.ask_gate().await?;
-        let _asking = Asking(chain);
+        let _waits = self.ask_gate().await?;
         let (tx, rx) = oneshot::channel();
         self.deliver(Envelope::Destroy(tx))
             .await
@@ -353,7 +335,6 @@ impl<A: Actor> Handle<A> {
         let envelope = Envelope::Action {
             action,
             reply: None,
-            extras: None,
         };
         match gate(&self.slot, false).await {
             Ok(_) => {}
@@ -517,7 +498,7 @@ impl<A: Actor> Handle<A> {
         }
     }
 
-    async fn ask_gate(&self) -> Result<Option<Arc<Waiting>>, AskError<Infallible>> {
+    async fn ask_gate(&self) -> Result<Option<Waits>, AskError<Infallible>> {
         gate(&self.slot, true).await.map_err(|gate| match gate {
             Gate::Reentrant => AskError::Reentrant {
                 actor: self.slot.path.clone(),
@@ -616,6 +597,7 @@ impl Format for Cbor {
 fn action_of<A: Actor>(envelope: Envelope<A>) -> A::Action {
     match envelope {
         Envelope::Action { action, .. } => action,
+        Envelope::ByName(call) => call.action,
         Envelope::Destroy(_) => unreachable!("tell only sends actions"),
     }
 }

@@ -8,6 +8,7 @@
 use std::any::Any;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
+use std::task::Waker;
 
 use tokio::sync::Notify;
 use uuid::Uuid;
@@ -48,6 +49,14 @@ struct SlotState {
     /// When `stop` was set (a crash-looped actor restarts from an old handle only after its
     /// back-off).
     stopped_at: Option<tokio::time::Instant>,
+    /// Set when the running action or hook must be cancelled (the shutdown deadline passed).
+    aborted: bool,
+    /// The task to wake when the action it is running gets cancelled (registered while the
+    /// action waits for something).
+    abort_waker: Option<Waker>,
+    /// The actor this actor's running action is waiting for in an `ask`: one edge of the
+    /// wait-for graph that refuses call cycles.
+    waiting_on: Option<Arc<Slot>>,
 }
 
 /// See the module docs.
@@ -70,10 +79,6 @@ pub(crate) struct Slot {
     parked: Mutex<Option<Box<dyn Any + Send>>>,
     /// Woken when a receiver is parked, for a waker that arrived a moment early.
     parked_notify: Notify,
-    /// Set when the running action or hook must be cancelled (the shutdown deadline passed);
-    /// waiters are woken through `ended_notify`, which they share with `wait_ended` (both
-    /// check their own flag again when woken).
-    aborted: AtomicBool,
     /// To wake a sleeping actor from a handle.
     pub(crate) system: Weak<SystemInner>,
 }
@@ -104,6 +109,9 @@ impl Slot {
                 failure: None,
                 stop: None,
                 stopped_at: None,
+                aborted: false,
+                abort_waker: None,
+                waiting_on: None,
             }),
             notify: Notify::new(),
             ended: AtomicBool::new(false),
@@ -111,7 +119,6 @@ impl Slot {
             asleep: AtomicBool::new(false),
             parked: Mutex::new(None),
             parked_notify: Notify::new(),
-            aborted: AtomicBool::new(false),
             system,
         }
     }
@@ -282,27 +289,44 @@ impl Slot {
     /// Cancels the action or hook the actor is running, and stops it with `reason` (which
     /// replaces a milder reason given before: the callers it fails must learn why).
     pub(crate) fn abort(&self, reason: StopReason) {
-        {
+        let waker = {
             let mut s = self.lock();
             s.stop = Some(reason);
             s.stopped_at.get_or_insert_with(tokio::time::Instant::now);
+            s.aborted = true;
+            s.abort_waker.take()
+        };
+        if let Some(waker) = waker {
+            waker.wake();
         }
-        self.aborted.store(true, Ordering::SeqCst);
-        self.ended_notify.notify_waiters();
         self.notify.notify_one();
     }
 
-    /// Resolves once [`abort`](Slot::abort) is called (at once if it was).
-    pub(crate) async fn aborted(&self) {
-        loop {
-            let notified = self.ended_notify.notified();
-            tokio::pin!(notified);
-            notified.as_mut().enable();
-            if self.aborted.load(Ordering::SeqCst) {
-                return;
-            }
-            notified.await;
+    /// True once [`abort`](Slot::abort) was called; otherwise `waker` will be woken when it is.
+    pub(crate) fn aborted_or_register(&self, waker: &Waker) -> bool {
+        let mut s = self.lock();
+        if s.aborted {
+            return true;
         }
+        match &mut s.abort_waker {
+            Some(current) if current.will_wake(waker) => {}
+            slot => *slot = Some(waker.clone()),
+        }
+        false
+    }
+
+    pub(crate) fn is_aborted(&self) -> bool {
+        self.lock().aborted
+    }
+
+    /// Records (or, with `None`, clears) the actor this actor's action waits for.
+    pub(crate) fn set_waiting_on(&self, target: Option<Arc<Slot>>) {
+        self.lock().waiting_on = target;
+    }
+
+    /// The actor this actor's action waits for, if any.
+    pub(crate) fn waiting_on(&self) -> Option<Arc<Slot>> {
+        self.lock().waiting_on.clone()
     }
 
     /// Waits until every snapshot handed over so far (up to `seq`, or all if `None`) is

@@ -4,7 +4,9 @@
 use std::collections::VecDeque;
 use std::convert::Infallible;
 use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot};
@@ -14,7 +16,7 @@ use tracing::Instrument;
 use crate::actor::{Actor, ReadOutcome};
 use crate::ctx::{Ctx, SubmitError};
 use crate::error::{AskError, EncodeError, StartError, StopReason, StorageError};
-use crate::handle::{CURRENT, Current, Envelope, Extras, Reply, set_chain};
+use crate::handle::{ByNameCall, CURRENT, EncodeResult, Envelope, Reply};
 use crate::panic::{CatchUnwind, message};
 use crate::slot::Slot;
 use crate::snapshot;
@@ -49,19 +51,49 @@ enum Ran<T> {
     Aborted,
 }
 
-/// Runs user code with its panics caught, and cancels it when the slot is aborted.
-///
-/// The user's future is polled first, so the abort signal costs nothing unless the code
-/// awaits something.
-async fn guarded<F: Future>(slot: &Slot, future: F) -> Ran<F::Output> {
-    let run = CatchUnwind(std::pin::pin!(future));
-    tokio::select! {
-        biased;
-        outcome = run => match outcome {
-            Ok(value) => Ran::Done(value),
-            Err(panic) => Ran::Panicked(message(&*panic)),
-        },
-        () = slot.aborted() => Ran::Aborted,
+/// Runs user code (pinned by the caller, so nothing is moved or allocated) with its panics
+/// caught, and cancels it when the slot is aborted. The abort flag is checked only when the
+/// code waits for something, where the waker is also left with the slot for `abort` to wake.
+struct Guarded<'a, F> {
+    future: Pin<&'a mut F>,
+    slot: &'a Slot,
+}
+
+fn guarded<'a, F: Future>(future: Pin<&'a mut F>, slot: &'a Slot) -> Guarded<'a, F> {
+    Guarded { future, slot }
+}
+
+impl<F: Future> Future for Guarded<'_, F> {
+    type Output = Ran<F::Output>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let slot = self.slot;
+        match Pin::new(&mut CatchUnwind(self.future.as_mut())).poll(cx) {
+            Poll::Ready(Ok(value)) => Poll::Ready(Ran::Done(value)),
+            Poll::Ready(Err(panic)) => Poll::Ready(Ran::Panicked(message(&*panic))),
+            Poll::Pending if slot.aborted_or_register(cx.waker()) => Poll::Ready(Ran::Aborted),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+/// What a turn does with an action's result before anything is written: nothing for a
+/// typed call, the encoding for a call by name (a result that does not encode is rolled
+/// back).
+trait CheckResult<A: Actor> {
+    /// True if the result may stand.
+    fn check(self, result: Result<&A::Reply, &A::Error>) -> bool;
+}
+
+impl<A: Actor> CheckResult<A> for () {
+    fn check(self, _: Result<&A::Reply, &A::Error>) -> bool {
+        true
+    }
+}
+
+impl<A: Actor> CheckResult<A> for EncodeResult<A> {
+    fn check(self, result: Result<&A::Reply, &A::Error>) -> bool {
+        self(result)
     }
 }
 
@@ -150,7 +182,7 @@ impl<A: Actor> ActorTask<A> {
     /// nothing held and nothing queued.
     pub(crate) fn run(self, start: Start) -> impl Future<Output = ()> + Send {
         let slot = Arc::clone(&self.ctx.slot);
-        CURRENT.scope(Current::new(slot), self.main(start))
+        CURRENT.scope(slot, self.main(start))
     }
 
     async fn main(mut self, start: Start) {
@@ -199,7 +231,7 @@ impl<A: Actor> ActorTask<A> {
     /// `on_create`, its panic reported rather than recovered from.
     async fn create(&mut self) -> Ran<()> {
         let (state, ctx) = (&mut self.state, &mut self.ctx);
-        let ran = guarded(&self.ended.slot, state.on_create(ctx)).await;
+        let ran = guarded(std::pin::pin!(state.on_create(ctx)), &self.ended.slot).await;
         if let Ran::Panicked(message) = &ran {
             tracing::error!(actor = %self.ctx.slot.path, %message, "on_create panicked; the actor is not created");
         }
@@ -238,13 +270,22 @@ impl<A: Actor> ActorTask<A> {
             };
             self.actions += 1;
             let stop = match envelope {
-                Envelope::Action {
-                    action,
-                    reply,
-                    extras,
-                } => {
+                Envelope::Action { action, reply } => {
                     let span = tracing::debug_span!("action", actor = %self.ctx.slot.path);
-                    self.act(action, reply, extras).instrument(span).await
+                    self.act(action, reply, ()).instrument(span).await
+                }
+                Envelope::ByName(call) => {
+                    let ByNameCall {
+                        action,
+                        reply,
+                        encode,
+                    } = *call;
+                    let span = tracing::debug_span!("action", actor = %self.ctx.slot.path);
+                    // Boxed: the typed path's future (the task an idle actor keeps) stays
+                    // free of the encoder.
+                    Box::pin(self.act(action, Some(reply), encode))
+                        .instrument(span)
+                        .await
                 }
                 Envelope::Destroy(done) => Box::pin(self.destroy(done)).await,
             };
@@ -265,14 +306,12 @@ impl<A: Actor> ActorTask<A> {
     /// A call by name brings `encode`, which encodes the result inside the turn: a result it
     /// cannot encode rolls the action back, like an error, so that the caller is never told
     /// "failed" about an applied action.
-    async fn act(
+    async fn act<C: CheckResult<A>>(
         &mut self,
         action: A::Action,
         reply: Option<oneshot::Sender<Reply<A>>>,
-        extras: Option<Box<Extras<A>>>,
+        check: C,
     ) -> Option<StopReason> {
-        let (chain, encode) = extras.map_or((None, None), |e| (e.chain, e.encode));
-        set_chain(chain);
         let (state, ctx) = (&mut self.state, &mut self.ctx);
         let run = async move {
             match state.handle_read(action, ctx).await {
@@ -280,14 +319,13 @@ impl<A: Actor> ActorTask<A> {
                 ReadOutcome::NeedsWrite(action) => (state.handle(action, ctx).await, true),
             }
         };
-        let outcome = guarded(&self.ended.slot, run).await;
-        set_chain(None);
+        let outcome = guarded(std::pin::pin!(run), &self.ended.slot).await;
         let (result, mutated) = match outcome {
             Ran::Done(done) => done,
             Ran::Panicked(message) => return Box::pin(self.on_panic(reply, message)).await,
             Ran::Aborted => return Some(self.aborted(reply)),
         };
-        let encoded = encode.is_none_or(|encode| encode(result.as_ref()));
+        let encoded = check.check(result.as_ref());
         let reply_value = match result {
             Ok(value) if !mutated => Ok(value),
             Ok(value) if !encoded => {
@@ -363,15 +401,18 @@ impl<A: Actor> ActorTask<A> {
     /// and the state goes back to the last snapshot. Returns a reason if the actor must stop
     /// (the hook was cancelled by the shutdown deadline).
     async fn hook(&mut self, hook: Hook) -> Result<(), StopReason> {
-        let (state, ctx) = (&mut self.state, &mut self.ctx);
-        let run = async move {
-            match hook {
-                Hook::Wake => state.on_wake(ctx).await,
-                Hook::Sleep => state.on_sleep(ctx).await,
-                Hook::Destroy => state.on_destroy(ctx).await,
-            }
+        let ran = {
+            let (state, ctx) = (&mut self.state, &mut self.ctx);
+            let run = async move {
+                match hook {
+                    Hook::Wake => state.on_wake(ctx).await,
+                    Hook::Sleep => state.on_sleep(ctx).await,
+                    Hook::Destroy => state.on_destroy(ctx).await,
+                }
+            };
+            guarded(std::pin::pin!(run), &self.ended.slot).await
         };
-        match guarded(&self.ended.slot, run).await {
+        match ran {
             Ran::Done(()) => {}
             Ran::Panicked(message) => {
                 tracing::error!(actor = %self.ctx.slot.path, ?hook, %message, "hook panicked");
@@ -394,8 +435,8 @@ impl<A: Actor> ActorTask<A> {
 
     async fn state_changed(&mut self) {
         let (state, ctx) = (&self.state, &self.ctx);
-        if let Ran::Panicked(message) = guarded(&self.ended.slot, state.on_state_change(ctx)).await
-        {
+        let run = std::pin::pin!(state.on_state_change(ctx));
+        if let Ran::Panicked(message) = guarded(run, &self.ended.slot).await {
             tracing::error!(actor = %self.ctx.slot.path, %message, "on_state_change panicked");
         }
     }
@@ -487,8 +528,8 @@ impl<A: Actor> ActorTask<A> {
         }
         if status.stop_requested {
             self.mailbox.close();
-            if let reason @ StopReason::Aborted { .. } = self.ctx.slot.stop_reason() {
-                return Some(reason);
+            if self.ctx.slot.is_aborted() {
+                return Some(self.ctx.slot.stop_reason());
             }
         }
         None
@@ -614,23 +655,10 @@ impl<A: Actor> ActorTask<A> {
             self.ctx.slot.request_stop(reason.clone());
             self.mailbox.close();
             while let Ok(envelope) = self.mailbox.try_recv() {
-                match envelope {
-                    Envelope::Action {
-                        reply: Some(tx), ..
-                    } => {
-                        let _ = tx.send(Err(AskError::Stopped {
-                            actor: self.ctx.slot.path.clone(),
-                            reason: reason.clone(),
-                        }));
-                    }
-                    Envelope::Action { reply: None, .. } => {}
-                    Envelope::Destroy(done) => {
-                        let _ = done.send(Err(AskError::Stopped {
-                            actor: self.ctx.slot.path.clone(),
-                            reason: reason.clone(),
-                        }));
-                    }
-                }
+                let _ = envelope.fail(|| AskError::Stopped {
+                    actor: self.ctx.slot.path.clone(),
+                    reason: reason.clone(),
+                });
             }
         }
         // The state could not be reloaded after a failed commit: `settle` already failed the

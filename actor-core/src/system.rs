@@ -425,25 +425,14 @@ impl System {
         mailbox: &mut mpsc::Receiver<Envelope<A>>,
         error: &Arc<StorageError>,
     ) {
-        let actor = || handle.slot.path.clone();
         let mut tells = Vec::new();
         while let Ok(envelope) = mailbox.try_recv() {
-            match envelope {
-                Envelope::Action {
-                    reply: Some(reply), ..
-                } => {
-                    let _ = reply.send(Err(AskError::Unavailable {
-                        actor: actor(),
-                        source: Arc::clone(error),
-                    }));
-                }
-                Envelope::Action { reply: None, .. } => tells.push(envelope),
-                Envelope::Destroy(done) => {
-                    let _ = done.send(Err(AskError::Unavailable {
-                        actor: actor(),
-                        source: Arc::clone(error),
-                    }));
-                }
+            let unavailable = || AskError::Unavailable {
+                actor: handle.slot.path.clone(),
+                source: Arc::clone(error),
+            };
+            if let Some(tell) = envelope.fail(unavailable) {
+                tells.push(tell);
             }
         }
         for tell in tells {
