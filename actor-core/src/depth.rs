@@ -17,10 +17,7 @@ use serde::ser::{
     SerializeTuple, SerializeTupleStruct, SerializeTupleVariant, Serializer,
 };
 
-/// How deep a stored or sent value may nest: arrays, maps, structs and enum variants each
-/// count as a level (a struct or tuple variant as two, since CBOR writes it as a map around
-/// its fields). Half the decoder's limit of 256, so what is written always decodes.
-pub const MAX_DEPTH: usize = 128;
+pub(crate) use crate::limits::MAX_DEPTH;
 
 /// `value`, serialized with its nesting counted; `exceeded` is set when it goes past
 /// [`MAX_DEPTH`], so the caller can tell that error from the encoder's own.

@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use crate::key::ActorPath;
+use crate::limits::{MAX_KEY_BYTES, MAX_STORE_NAME_BYTES, MAX_VALUE_BYTES, prefix};
 
 /// A failure of the storage backend: a read, or the commit of a batch.
 #[derive(Debug, thiserror::Error)]
@@ -473,18 +474,6 @@ impl ArgumentsError {
     }
 }
 
-/// At most the first `max` bytes of `text` (cut at a character boundary), with `…` when cut.
-pub(crate) fn prefix(text: &str, max: usize) -> String {
-    if text.len() <= max {
-        return text.to_owned();
-    }
-    let mut end = max;
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!("{}…", &text[..end])
-}
-
 /// A [`tell`](crate::Handle::tell) could not be delivered; the action is handed back.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -570,15 +559,15 @@ pub enum Error {
     /// See [`EncodeError`].
     #[error(transparent)]
     Encode(#[from] EncodeError),
-    /// See [`KvError`](crate::KvError).
+    /// See [`KvError`].
     #[error(transparent)]
-    Kv(#[from] crate::kv::KvError),
-    /// See [`BindingError`](crate::BindingError).
+    Kv(#[from] KvError),
+    /// See [`BindingError`].
     #[error(transparent)]
-    Binding(#[from] crate::kv::BindingError),
-    /// See [`ConfigError`](crate::ConfigError).
+    Binding(#[from] BindingError),
+    /// See [`ConfigError`].
     #[error(transparent)]
-    Config(#[from] crate::kv::ConfigError),
+    Config(#[from] ConfigError),
     /// An [`AskError`], [`TellError`] or [`ByNameError`], with the action's own error (or the
     /// undelivered action) boxed.
     #[error(transparent)]
@@ -624,4 +613,167 @@ impl serde::Serialize for SaveError {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serialize_chain(self, serializer)
     }
+}
+
+/// A key-value operation failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum KvError {
+    /// A store id must be 1 to [`MAX_STORE_NAME_BYTES`] bytes.
+    #[error("store id `{store}` ({len} bytes) is not 1 to {MAX_STORE_NAME_BYTES} bytes long")]
+    BadStoreName {
+        /// The store id (at most its first 64 characters).
+        store: String,
+        /// Its length in bytes.
+        len: usize,
+    },
+    /// Keys may not be empty.
+    #[error("store `{store}`: the empty key is not allowed")]
+    EmptyKey {
+        /// The store.
+        store: String,
+    },
+    /// The key is longer than [`MAX_KEY_BYTES`].
+    #[error("store `{store}`: key of {len} bytes is over the limit of {MAX_KEY_BYTES}")]
+    KeyTooLarge {
+        /// The store.
+        store: String,
+        /// The key's length.
+        len: usize,
+    },
+    /// The value is longer than [`MAX_VALUE_BYTES`].
+    #[error(
+        "store `{store}`, key `{key}`: value of {len} bytes is over the limit of {MAX_VALUE_BYTES}"
+    )]
+    ValueTooLarge {
+        /// The store.
+        store: String,
+        /// The key.
+        key: String,
+        /// The value's length.
+        len: usize,
+    },
+    /// A value that should be JSON (for `get_json`) or an integer (for `increment`) is not.
+    #[error("store `{store}`, key `{key}`: the value is not {expected}")]
+    BadValue {
+        /// The store.
+        store: String,
+        /// The key.
+        key: String,
+        /// What it should have been.
+        expected: &'static str,
+    },
+    /// `increment` would take the value past the range of an `i64`; nothing was written.
+    #[error("store `{store}`, key `{key}`: adding {by} to {value} overflows an i64")]
+    Overflow {
+        /// The store.
+        store: String,
+        /// The key.
+        key: String,
+        /// The stored value.
+        value: i64,
+        /// What was to be added.
+        by: i64,
+    },
+    /// A value could not be encoded as JSON (`set_json`).
+    #[error("store `{store}`, key `{key}`: cannot encode the value as JSON")]
+    Json {
+        /// The store.
+        store: String,
+        /// The key.
+        key: String,
+        /// Why.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// The `update` closure panicked; nothing was written for it.
+    #[error("store `{store}`, key `{key}`: the update function panicked")]
+    UpdatePanicked {
+        /// The store.
+        store: String,
+        /// The key.
+        key: String,
+    },
+    /// Reading or committing failed; nothing was written.
+    #[error("store `{store}`: storage failed")]
+    Storage {
+        /// The store.
+        store: String,
+        /// What storage reported.
+        #[source]
+        source: Arc<StorageError>,
+    },
+    /// The system is shut down.
+    #[error("the system is shut down")]
+    Shutdown,
+}
+
+/// Serialized as its message with causes, so actions may return it.
+impl serde::Serialize for KvError {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serialize_chain(self, serializer)
+    }
+}
+
+/// A config file could not be read.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read {path}")]
+    Read {
+        /// The file.
+        path: std::path::PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The text is not valid TOML, or `[state]` is not a table of strings.
+    #[error("invalid config: {0}")]
+    Parse(#[source] toml::de::Error),
+    /// A binding or store id is empty.
+    #[error("binding `{0}`: names and store ids may not be empty")]
+    Empty(String),
+    /// A binding's store id is not a valid store id.
+    #[error("binding `{binding}`")]
+    Store {
+        /// The binding.
+        binding: String,
+        /// What is wrong with its store id.
+        #[source]
+        source: KvError,
+    },
+}
+
+/// A binding was asked for that the config does not declare, or an [`Env`](crate::Env) does not fit it.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum BindingError {
+    /// The binding is not in the config.
+    #[error("binding `{name}` is not declared in [state] (declared: {declared:?})")]
+    Missing {
+        /// The binding asked for.
+        name: String,
+        /// The bindings the config declares.
+        declared: Vec<String>,
+    },
+    /// The config declares a binding the environment type has no field for.
+    #[error("binding `{name}` is declared in [state] but the environment has no field for it")]
+    Unknown {
+        /// The binding.
+        name: String,
+    },
+    /// The binding's store id is not 1 to [`MAX_STORE_NAME_BYTES`] bytes (bindings built
+    /// in code are checked when used; ones read from a file, when read).
+    #[error(
+        "binding `{name}`: store id `{store}` ({len} bytes) is not 1 to {MAX_STORE_NAME_BYTES} bytes long"
+    )]
+    BadStore {
+        /// The binding.
+        name: String,
+        /// The store id (at most its first 64 characters).
+        store: String,
+        /// Its length in bytes.
+        len: usize,
+    },
 }

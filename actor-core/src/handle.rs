@@ -148,9 +148,6 @@ pub(crate) enum Refused {
 type Delivery<'a, A> =
     Pin<Box<dyn Future<Output = Result<(), (Envelope<A>, Refused)>> + Send + 'a>>;
 
-/// The longest action name a call by name accepts.
-const MAX_ACTION_NAME_BYTES: usize = 256;
-
 /// The address of one actor: send it actions with [`ask`](Handle::ask) or
 /// [`tell`](Handle::tell). Cloning is cheap (two reference counts).
 ///
@@ -537,7 +534,7 @@ impl<A: Actor> Handle<A> {
 /// [`Actor::ACTIONS`] (when the actor lists them).
 fn check_action_name<A: Actor, P>(action: &str) -> Result<(), ByNameError<P>> {
     let known = if A::ACTIONS.is_empty() {
-        action.len() <= MAX_ACTION_NAME_BYTES
+        action.len() <= crate::limits::MAX_ACTION_NAME_BYTES
     } else {
         A::ACTIONS.contains(&action)
     };
@@ -545,7 +542,7 @@ fn check_action_name<A: Actor, P>(action: &str) -> Result<(), ByNameError<P>> {
         return Ok(());
     }
     Err(ByNameError::UnknownAction {
-        action: crate::error::prefix(action, 64),
+        action: crate::limits::quote(action),
         valid: A::ACTIONS,
     })
 }

@@ -3,10 +3,6 @@
 use std::fmt;
 use std::str::FromStr;
 
-/// The longest key, in bytes of its encoded form ([`ActorKey::as_str`]). A longer key is
-/// refused with [`StartError::KeyTooLong`](crate::StartError::KeyTooLong).
-pub const MAX_ACTOR_KEY_BYTES: usize = 1024;
-
 /// The key that names one actor among all actors of its type: `"room-42"` or `["user", "17"]`.
 ///
 /// A key is a list of string parts. A plain string is a key of one part, taken as it is.
@@ -145,7 +141,7 @@ pub struct KeyError {
 impl KeyError {
     fn new(text: &str, reason: &'static str) -> Self {
         Self {
-            text: crate::error::prefix(text, 64),
+            text: crate::limits::quote(text),
             reason,
         }
     }
@@ -215,7 +211,7 @@ impl fmt::Display for ActorPath {
             f,
             "{}({:?})",
             self.kind,
-            crate::error::prefix(self.key.as_str(), 64)
+            crate::limits::quote(self.key.as_str())
         )
     }
 }

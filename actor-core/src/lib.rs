@@ -43,16 +43,22 @@
 //! - [`actor`](Actor): the trait a state type implements, its per-type [`ActorConfig`] and
 //!   [`RestartPolicy`].
 //! - [`system`](System): opens storage, starts the writer, finds or starts actors by type and
-//!   [`ActorKey`].
-//! - [`handle`](Handle): the cloneable address of a running actor; `ask` and `tell`.
+//!   [`ActorKey`], wakes sleeping ones, shuts down within a deadline.
+//! - `registry`: the actors a system knows, and which Rust type owns each actor name.
+//! - [`handle`](Handle): the cloneable address of a running actor; `ask`, `tell`, calls by
+//!   name, and the call gate (output gate, refused call cycles).
 //! - [`ctx`](Ctx): what an action sees of its actor, and `save_state`.
-//! - `supervisor`: the actor's task: run loop, output gate (held replies), panic recovery.
+//! - `supervisor`: the actor's task: run loop, output gate (held replies), panic recovery,
+//!   cancellation at the shutdown deadline.
 //! - `slot`: where an actor and the writer exchange snapshots and durability reports.
 //! - `writer`: the thread that group-commits snapshots from all actors.
-//! - `snapshot`: the record format (header + CBOR).
+//! - `snapshot`: the record format (header + CBOR) and [`Record`], its reader for tools.
+//! - `depth`: the nesting limit on everything encoded, so every record reads back.
+//! - `panic`: catching panics in user code, and [`quiet_caught_panics`].
+//! - `limits`: every limit on what callers control ([`MAX_DEPTH`], [`MAX_ACTOR_KEY_BYTES`], ...).
 //! - [`kv`](KvStore): durable key-value stores, their bindings and typed environments.
 //! - [`storage`](Storage): the narrow storage trait and its redb implementation.
-//! - [`error`](Error): one typed error per operation.
+//! - [`error`](Error): one typed error per operation, and the umbrella [`Error`].
 //!
 //! The guide in `docs/` (getting started, actors and state, the living actor, types, actors
 //! without macros, durability, storage format) explains the promises and what they cost.
@@ -64,6 +70,7 @@ mod error;
 mod handle;
 mod key;
 mod kv;
+mod limits;
 mod memory;
 mod panic;
 mod registry;
@@ -76,16 +83,15 @@ mod writer;
 
 pub use crate::actor::{Actor, ActorConfig, ReadOutcome, RestartPolicy};
 pub use crate::ctx::Ctx;
-pub use crate::depth::MAX_DEPTH;
 pub use crate::error::{
-    ArgumentsError, AskError, ByNameError, DecodeError, EncodeError, Error, OpenError, SaveError,
-    StartError, StopReason, StorageError, TellError,
+    ArgumentsError, AskError, BindingError, ByNameError, ConfigError, DecodeError, EncodeError,
+    Error, KvError, OpenError, SaveError, StartError, StopReason, StorageError, TellError,
 };
 pub use crate::handle::Handle;
-pub use crate::key::{ActorKey, ActorPath, KeyError, MAX_ACTOR_KEY_BYTES};
-pub use crate::kv::{
-    BindingError, Bindings, ConfigError, Env, KvError, KvPage, KvStore, MAX_KEY_BYTES,
-    MAX_STORE_NAME_BYTES, MAX_VALUE_BYTES,
+pub use crate::key::{ActorKey, ActorPath, KeyError};
+pub use crate::kv::{Bindings, Env, KvPage, KvStore};
+pub use crate::limits::{
+    MAX_ACTOR_KEY_BYTES, MAX_DEPTH, MAX_KEY_BYTES, MAX_STORE_NAME_BYTES, MAX_VALUE_BYTES,
 };
 pub use crate::panic::quiet_caught_panics;
 pub use crate::snapshot::{FORMAT_VERSION, RECORD_HEADER_LEN, Record, StoredState};

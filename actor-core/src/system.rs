@@ -14,9 +14,11 @@ use uuid::Uuid;
 use crate::actor::Actor;
 use crate::ctx::Ctx;
 use crate::error::{AskError, OpenError, StartError, StopReason, StorageError};
+use crate::error::{BindingError, KvError};
 use crate::handle::{Envelope, Handle, Refused};
-use crate::key::{ActorKey, ActorPath, MAX_ACTOR_KEY_BYTES};
-use crate::kv::{BindingError, Bindings, Env, KvError, KvStore};
+use crate::key::{ActorKey, ActorPath};
+use crate::kv::{Bindings, Env, KvStore};
+use crate::limits::MAX_ACTOR_KEY_BYTES;
 use crate::memory::Trimmer;
 use crate::registry::{ActorCell, Registry};
 use crate::slot::Slot;
@@ -149,7 +151,7 @@ impl System {
         let store = self.inner.bindings.store(name)?;
         self.kv(store).map_err(|_| BindingError::BadStore {
             name: name.to_owned(),
-            store: crate::error::prefix(store, 64),
+            store: crate::limits::quote(store),
             len: store.len(),
         })
     }
@@ -238,7 +240,7 @@ impl System {
                 kind: A::NAME,
                 len: key.as_str().len(),
                 limit: MAX_ACTOR_KEY_BYTES,
-                prefix: crate::error::prefix(key.as_str(), 64),
+                prefix: crate::limits::quote(key.as_str()),
             });
         }
         let path = ActorPath { kind: A::NAME, key };

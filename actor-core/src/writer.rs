@@ -17,7 +17,8 @@ use std::time::{Duration, Instant};
 use tokio::sync::oneshot;
 
 use crate::error::{OpenError, StorageError};
-use crate::kv::{KvWriteError, MAX_VALUE_BYTES};
+use crate::kv::KvWriteError;
+use crate::limits::MAX_VALUE_BYTES;
 use crate::slot::{Pending, Slot};
 use crate::storage::{Storage, Write};
 
