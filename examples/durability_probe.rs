@@ -66,6 +66,7 @@ impl Actor for ProbeCounter {
     type Action = ProbeAction;
     type Reply = u64;
     type Error = Infallible;
+    type Event = ();
 
     fn create_state((): ()) -> Self {
         Self::default()

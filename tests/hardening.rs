@@ -343,6 +343,7 @@ impl Actor for Touchy {
     type Action = bool;
     type Reply = u64;
     type Error = std::convert::Infallible;
+    type Event = ();
 
     fn create_state((): ()) -> Self {
         Self::default()

@@ -29,6 +29,7 @@ impl Actor for Tally {
     type Action = Option<u64>;
     type Reply = u64;
     type Error = Infallible;
+    type Event = ();
 
     fn create_state((start, calls): Start) -> Self {
         if let Some(calls) = calls {

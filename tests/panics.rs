@@ -41,6 +41,7 @@ impl Actor for Tally {
     type Action = Call;
     type Reply = i64;
     type Error = std::convert::Infallible;
+    type Event = ();
 
     fn create_state((): ()) -> Self {
         Self::default()

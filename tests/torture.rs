@@ -145,6 +145,7 @@ impl Actor for Node {
     type Action = NodeAction;
     type Reply = NodeReply;
     type Error = Failed;
+    type Event = ();
 
     fn create_state((): ()) -> Self {
         Self::default()

@@ -1,4 +1,7 @@
 //! The [`Actor`] trait: what a type provides to become a durable actor.
+//!
+//! `actor` and `ctx` import each other: the trait's hooks take a `Ctx<Self>`, and a `Ctx` is
+//! generic over the actor it serves.
 
 use std::future::Future;
 use std::time::Duration;
@@ -7,8 +10,18 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::ctx::Ctx;
-use crate::error::DecodeError;
+use crate::error::{AskError, DecodeError, EncodeError};
 use crate::snapshot::StoredState;
+
+/// What an action's caller gets back.
+pub(crate) type Reply<A> = Result<<A as Actor>::Reply, AskError<<A as Actor>::Error>>;
+
+/// Decodes an actor's record into its id and state, migrating a record of another state
+/// version with [`Actor::migrate`].
+pub(crate) fn decode<A: Actor>(record: &[u8]) -> Result<(uuid::Uuid, A), DecodeError> {
+    crate::snapshot::decode_state(record, A::STATE_VERSION, A::migrate)
+        .map(|(header, state)| (header.id, state))
+}
 
 /// A durable actor: its state is `Self`, persisted as CBOR after every action that changed it.
 ///
@@ -42,6 +55,7 @@ use crate::snapshot::StoredState;
 ///     type Action = CounterAction;
 ///     type Reply = i64;
 ///     type Error = Infallible;
+///     type Event = ();
 ///
 ///     fn create_state((): ()) -> Self {
 ///         Self::default()
@@ -95,6 +109,11 @@ pub trait Actor: Serialize + DeserializeOwned + Send + Sync + Sized + 'static {
     /// before the action.
     type Error: Send + 'static;
 
+    /// What the actor emits with [`Ctx::emit`]: published to subscribers once the turn that
+    /// emitted it is durable. `()` for an actor without events. Serializable, so that events
+    /// can travel beyond the process.
+    type Event: Serialize + Send + Sync + 'static;
+
     /// The initial state, called exactly once: when the actor is first created. Never on a
     /// reload, a restart after a crash, or a new run of the program.
     fn create_state(input: Self::Input) -> Self;
@@ -109,6 +128,22 @@ pub trait Actor: Serialize + DeserializeOwned + Send + Sync + Sized + 'static {
     /// [`DecodeError::StateVersion`] and the record is left as it was.
     fn migrate(stored: StoredState<'_>) -> Result<Self, DecodeError> {
         Err(stored.unsupported())
+    }
+
+    /// Encodes an action for storage: a [schedule](Ctx::schedule_after) of this actor, or a
+    /// [message](Ctx::send) to it. `#[actions]` implements it (its action enums are serde);
+    /// by hand, forward to [`encode_cbor`](crate::encode_cbor) when the actions are
+    /// `Serialize`. The default refuses: such an actor cannot be scheduled or sent to.
+    fn encode_action(action: &Self::Action) -> Result<Vec<u8>, EncodeError> {
+        let _ = action;
+        Err(EncodeError::NotStorable { actor: Self::NAME })
+    }
+
+    /// Decodes an action stored by [`encode_action`](Actor::encode_action). By hand, forward
+    /// to [`decode_cbor`](crate::decode_cbor).
+    fn decode_action(bytes: &[u8]) -> Result<Self::Action, DecodeError> {
+        let _ = bytes;
+        Err(DecodeError::NotStorable { actor: Self::NAME })
     }
 
     /// Mailbox size and restart policy for actors of this type.
@@ -196,6 +231,9 @@ pub struct ActorConfig {
     /// after between one and two such periods without an action, and wakes on its next call.
     /// Default: 60 s.
     pub sleep_after: Option<Duration>,
+    /// How many events a subscriber may fall behind before it lags (it then learns how many
+    /// it missed, and the actor never waits for it). Default: 256.
+    pub event_capacity: usize,
 }
 
 impl Default for ActorConfig {
@@ -205,6 +243,7 @@ impl Default for ActorConfig {
             restart: RestartPolicy::default(),
             max_state_bytes: 4 << 20,
             sleep_after: Some(Duration::from_secs(60)),
+            event_capacity: 256,
         }
     }
 }
@@ -228,6 +267,13 @@ impl ActorConfig {
     #[must_use]
     pub fn max_state_bytes(mut self, bytes: usize) -> Self {
         self.max_state_bytes = bytes;
+        self
+    }
+
+    /// Sets how many events a subscriber may fall behind before it lags (at least 1).
+    #[must_use]
+    pub fn event_capacity(mut self, capacity: usize) -> Self {
+        self.event_capacity = capacity.max(1);
         self
     }
 

@@ -1,182 +1,240 @@
-//! [`Ctx`]: what an action knows about the actor it runs in.
+//! [`Ctx`]: what an action sees of the actor it runs in, and what it adds to its turn.
+//!
+//! A thin view: the turn's bookkeeping lives in `turn`; this module turns the action's
+//! requests (save now, schedule, send, emit, write a key) into what the turn stages.
+//!
+//! `actor` and `ctx` import each other: the hooks of [`Actor`] take a `Ctx<Self>`, and a
+//! `Ctx` is generic over the actor it serves.
 
 use std::fmt;
 use std::marker::PhantomData;
 use std::sync::{Arc, Weak};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::actor::Actor;
-use crate::error::{EncodeError, SaveError, StorageError};
+use crate::actor::{Actor, Reply};
+use crate::error::{KvError, SaveError, ScheduleError, SendError};
+use crate::host::Host;
 use crate::key::{ActorKey, ActorPath};
-use crate::slot::Slot;
-use crate::snapshot;
-use crate::system::{System, SystemInner};
-use crate::writer::Done;
-use crate::writer::{Request, WriterHandle};
+use crate::limits::{MAX_ACTOR_KEY_BYTES, quote};
+use crate::turn::{Message, Op, Posted, SubmitError, Turns};
 
-/// The context of an action: the actor's identity, the system it runs in, and
-/// [`save_state`](Ctx::save_state).
-///
-/// It also holds the actor's persistence bookkeeping (the last snapshot handed to the writer),
-/// which is why it is passed to actions rather than built per call.
-pub struct Ctx<A: Actor> {
-    pub(crate) slot: Arc<Slot>,
-    // Weak: the system owns its actors, an actor must not keep its system alive.
-    system: Weak<SystemInner>,
-    writer: WriterHandle,
-    /// The newest record handed to the writer (or loaded): what change detection compares to.
-    pub(crate) last: Arc<Vec<u8>>,
-    /// The sequence number of `last`; replies observing the current state wait for it.
-    pub(crate) seq: u64,
-    next_seq: u64,
-    /// Reused encode buffer: an unchanged state costs no allocation.
-    scratch: Vec<u8>,
-    /// `ActorConfig::max_state_bytes`, read once.
-    max_state_bytes: usize,
-    _actor: PhantomData<fn() -> A>,
-}
+/// The id of a schedule, to cancel it. Serializable, so that an actor can keep it in its
+/// state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct ScheduleId(pub(crate) u64);
 
-/// Why a state was not handed to the writer.
-#[derive(Debug)]
-pub(crate) enum SubmitError {
-    Encode(EncodeError),
-    TooLarge { size: usize, limit: usize },
-}
-
-impl From<SubmitError> for SaveError {
-    fn from(error: SubmitError) -> Self {
-        match error {
-            SubmitError::Encode(e) => Self::Encode(e),
-            SubmitError::TooLarge { size, limit } => Self::TooLarge { size, limit },
-        }
+impl fmt::Display for ScheduleId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "schedule-{:x}", self.0)
     }
+}
+
+/// The context of an action or hook: the actor's identity, the system it runs in, and what
+/// the running turn commits besides the state: [`save_state`](Ctx::save_state),
+/// [schedules](Ctx::schedule_after), [messages](Ctx::send), [events](Ctx::emit) and
+/// [key-value writes](Ctx::kv_set).
+///
+/// Everything staged here commits with the turn's state, in the same transaction, or not at
+/// all: an action that returns an error, panics, or whose commit fails leaves no schedule,
+/// no message, no event and no key-value write behind.
+pub struct Ctx<A: Actor> {
+    pub(crate) turns: Turns<Reply<A>, Arc<A::Event>>,
+    // Weak: the system owns its actors, an actor must not keep its system alive.
+    pub(crate) host: Weak<dyn Host>,
+    /// Schedules this activation cancelled: a firing of one that was already on its way is
+    /// skipped when it arrives.
+    pub(crate) cancelled: Vec<u64>,
+    _actor: PhantomData<fn() -> A>,
 }
 
 impl<A: Actor> fmt::Debug for Ctx<A> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Ctx")
-            .field("actor", &self.slot.path)
-            .field("id", &self.slot.id)
-            .field("seq", &self.seq)
+            .field("actor", self.path())
+            .field("id", &self.id())
+            .field("seq", &self.turns.seq())
             .finish_non_exhaustive()
     }
 }
 
 impl<A: Actor> Ctx<A> {
-    /// A context whose current state is `record`, the slot's newest durable snapshot (empty
-    /// for an actor being created).
-    pub(crate) fn new(
-        slot: Arc<Slot>,
-        system: Weak<SystemInner>,
-        writer: WriterHandle,
-        record: Arc<Vec<u8>>,
-    ) -> Self {
-        let seq = slot.durable_seq();
+    pub(crate) fn new(turns: Turns<Reply<A>, Arc<A::Event>>, host: Weak<dyn Host>) -> Self {
         Self {
-            slot,
-            system,
-            writer,
-            last: record,
-            seq,
-            next_seq: seq + 1,
-            scratch: Vec::new(),
-            max_state_bytes: A::config().max_state_bytes,
+            turns,
+            host,
+            cancelled: Vec::new(),
             _actor: PhantomData,
         }
     }
 
     /// The actor's key.
     pub fn key(&self) -> &ActorKey {
-        &self.slot.path.key
+        &self.turns.log.path.key
     }
 
     /// The actor's id: a uuid assigned when it was created, stable across restarts.
     pub fn id(&self) -> Uuid {
-        self.slot.id
+        self.turns.log.id
     }
 
     /// The actor's type name and key.
     pub fn path(&self) -> &ActorPath {
-        &self.slot.path
+        &self.turns.log.path
     }
 
-    /// The system this actor runs in, to reach other actors; `None` once it is shut down.
+    /// Makes `state`, and everything this turn staged so far, durable now, in the middle of
+    /// an action, and returns once it is.
     ///
-    /// Calls from an action to another actor wait until this actor's state, as handed over
-    /// so far, is durable. Changes made earlier in the *current* action are handed over only
-    /// when it ends, or by [`save_state`](Ctx::save_state): call it first when the call out
-    /// depends on them.
-    pub fn system(&self) -> Option<System> {
-        self.system.upgrade().map(System::from_inner)
-    }
-
-    /// Makes `state` durable now, in the middle of an action, and returns once it is.
-    ///
-    /// Use it before a long wait, or before telling the outside world about a change. If the
-    /// state is unchanged since the last snapshot, nothing is written.
+    /// Use it before a long wait, or before telling the outside world about a change. If
+    /// the state is unchanged and nothing is staged, nothing is written.
     pub async fn save_state(&mut self, state: &A) -> Result<(), SaveError> {
-        self.submit(state)?;
-        self.slot
-            .wait_durable(Some(self.seq))
+        self.turns.submit(state).map_err(|error| match error {
+            SubmitError::Encode(e) => SaveError::Encode(e),
+            SubmitError::TooLarge { size, limit } => SaveError::TooLarge { size, limit },
+        })?;
+        self.turns
+            .log
+            .wait_durable(Some(self.turns.seq()))
             .await
             .map_err(SaveError::Commit)
     }
 
-    /// Encodes `state`; if its bytes differ from the last snapshot, hands it to the writer
-    /// and returns true.
-    pub(crate) fn submit(&mut self, state: &A) -> Result<bool, SubmitError> {
-        if self.scratch.capacity() == 0 {
-            self.scratch.reserve(self.last.len() + 16);
+    /// Schedules one of this actor's own actions to run `delay` from now, and returns its
+    /// id. The schedule commits with this turn (a turn that fails schedules nothing); it
+    /// fires even if the actor sleeps or the process restarted meanwhile, as a turn of its
+    /// own that removes it in the same commit, so it runs exactly once.
+    #[allow(clippy::needless_pass_by_value)] // the action is given away, as to `ask`
+    pub fn schedule_after(
+        &mut self,
+        delay: Duration,
+        action: A::Action,
+    ) -> Result<ScheduleId, ScheduleError> {
+        let host = self.host.upgrade().ok_or(ScheduleError::Shutdown)?;
+        let delay = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX);
+        let due_ms = host.now_ms().saturating_add(delay);
+        self.schedule(&*host, due_ms, &action)
+    }
+
+    /// Schedules one of this actor's own actions to run at `at` (wall-clock time; a time in
+    /// the past fires at once). See [`schedule_after`](Ctx::schedule_after).
+    #[allow(clippy::needless_pass_by_value)] // the action is given away, as to `ask`
+    pub fn schedule_at(
+        &mut self,
+        at: SystemTime,
+        action: A::Action,
+    ) -> Result<ScheduleId, ScheduleError> {
+        let host = self.host.upgrade().ok_or(ScheduleError::Shutdown)?;
+        let due_ms = at
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+        self.schedule(&*host, due_ms, &action)
+    }
+
+    fn schedule(
+        &mut self,
+        host: &dyn Host,
+        due_ms: u64,
+        action: &A::Action,
+    ) -> Result<ScheduleId, ScheduleError> {
+        let action: Arc<[u8]> = A::encode_action(action)
+            .map_err(ScheduleError::Encode)?
+            .into();
+        let id = host.next_id().map_err(ScheduleError::Storage)?;
+        self.turns.stage(
+            Op::Schedule { id, due_ms, action },
+            Some(Posted::Schedule { due_ms }),
+        );
+        Ok(ScheduleId(id))
+    }
+
+    /// Cancels one of this actor's schedules, with this turn. Cancelling one that already
+    /// fired (or never existed) does nothing.
+    pub fn cancel_schedule(&mut self, id: ScheduleId) {
+        self.turns.stage(Op::Cancel { id: id.0 }, None);
+        if !self.cancelled.contains(&id.0) {
+            self.cancelled.push(id.0);
         }
-        snapshot::encode(&mut self.scratch, self.slot.id, A::STATE_VERSION, state)
-            .map_err(SubmitError::Encode)?;
-        if self.scratch[..] == self.last[..] {
-            return Ok(false);
-        }
-        let size = self.scratch.len() - snapshot::HEADER_LEN;
-        if size > self.max_state_bytes {
-            return Err(SubmitError::TooLarge {
-                size,
-                limit: self.max_state_bytes,
+    }
+
+    /// Sends `action` to the actor `B` at `key`, without waiting for it. The message commits
+    /// with this turn (a turn that fails sends nothing), is delivered only after that commit,
+    /// survives crashes (it is delivered after a restart), and is applied by the receiver
+    /// exactly once, in a turn of its own that removes it from the outbox in the same commit.
+    /// Messages from one actor to another arrive in the order they were sent.
+    ///
+    /// The receiver must exist (a message to a missing actor is dropped, with a warning) and
+    /// its type must be known to the system: used through it, or declared with
+    /// [`SystemBuilder::actor`](crate::SystemBuilder::actor).
+    #[allow(clippy::needless_pass_by_value)] // the action is given away, as to `ask`
+    pub fn send<B: Actor>(
+        &mut self,
+        key: impl Into<ActorKey>,
+        action: B::Action,
+    ) -> Result<(), SendError> {
+        let key = key.into();
+        if key.as_str().len() > MAX_ACTOR_KEY_BYTES {
+            return Err(SendError::KeyTooLong {
+                len: key.as_str().len(),
+                prefix: quote(key.as_str()),
             });
         }
-        let record = Arc::new(std::mem::take(&mut self.scratch));
-        self.seq = self.next_seq;
-        self.next_seq += 1;
-        self.last = Arc::clone(&record);
-        if self.slot.submit(self.seq, record)
-            && self
-                .writer
-                .send(Request::Snapshot(Arc::clone(&self.slot)))
-                .is_err()
-        {
-            self.slot
-                .failed(Arc::new(StorageError::backend("the writer has stopped")));
-        }
-        Ok(true)
+        let host = self.host.upgrade().ok_or(SendError::Shutdown)?;
+        let action: Arc<[u8]> = B::encode_action(&action).map_err(SendError::Encode)?.into();
+        let seq = host.next_id().map_err(SendError::Storage)?;
+        let message = Message {
+            seq,
+            from: self.path().clone(),
+            to_kind: B::NAME,
+            to_key: key.as_str().to_owned(),
+            action,
+        };
+        self.turns
+            .stage(Op::Send(message.clone()), Some(Posted::Message(message)));
+        Ok(())
     }
 
-    /// True if `state` encodes to the last snapshot's bytes.
-    pub(crate) fn unchanged(&mut self, state: &A) -> bool {
-        snapshot::encode(&mut self.scratch, self.slot.id, A::STATE_VERSION, state).is_ok()
-            && self.scratch[..] == self.last[..]
+    /// Emits an event, published to the actor's subscribers
+    /// ([`Handle::subscribe`](crate::Handle::subscribe)) once this turn is durable, in
+    /// commit order. A turn that fails emits nothing.
+    pub fn emit(&mut self, event: A::Event) {
+        self.turns.emit(Arc::new(event));
     }
 
-    /// Asks the writer to delete this actor's record.
-    pub(crate) fn delete(&self, done: Done) -> bool {
-        self.writer
-            .send(Request::Delete {
-                kind: self.slot.path.kind,
-                key: self.slot.path.key.as_str().to_owned(),
-                done,
-            })
-            .is_ok()
+    /// Sets `key` in the key-value store `store`, with this turn: atomic with the actor's
+    /// state. Reads (through a [`KvStore`](crate::KvStore)) see it once the turn is durable.
+    pub fn kv_set(
+        &mut self,
+        store: &str,
+        key: &str,
+        value: impl Into<String>,
+    ) -> Result<(), KvError> {
+        let value = value.into();
+        crate::kv::check_write(store, key, Some(&value))?;
+        self.turns.stage(
+            Op::KvSet {
+                store: store.to_owned(),
+                key: key.to_owned(),
+                value,
+            },
+            None,
+        );
+        Ok(())
     }
 
-    /// After a failed commit: the last durable record becomes the current one.
-    pub(crate) fn reset_to(&mut self, seq: u64, record: Arc<Vec<u8>>) {
-        self.seq = seq;
-        self.last = record;
+    /// Deletes `key` from the key-value store `store`, with this turn. See
+    /// [`kv_set`](Ctx::kv_set).
+    pub fn kv_delete(&mut self, store: &str, key: &str) -> Result<(), KvError> {
+        crate::kv::check_write(store, key, None)?;
+        self.turns.stage(
+            Op::KvDelete {
+                store: store.to_owned(),
+                key: key.to_owned(),
+            },
+            None,
+        );
+        Ok(())
     }
 }

@@ -73,6 +73,15 @@ pub enum OpenError {
     /// The writer thread could not be started.
     #[error("cannot start the writer thread")]
     WriterThread(#[source] std::io::Error),
+    /// The storage could not record a new epoch (one small commit at every open).
+    #[error("cannot record a new epoch in the storage")]
+    Epoch(#[source] StorageError),
+    /// The outbox left by an earlier run could not be read.
+    #[error("cannot read the outbox")]
+    Outbox(#[source] StorageError),
+    /// An actor type declared with `SystemBuilder::actor` clashes with another.
+    #[error("cannot declare an actor type")]
+    Declare(#[source] StartError),
 }
 
 /// A value (an actor's state, or a reply sent by name) could not be encoded. Nothing was
@@ -96,6 +105,15 @@ pub enum EncodeError {
     /// The CBOR encoder refused the value (a `Serialize` implementation returned an error).
     #[error("cannot encode the value as CBOR")]
     Cbor(#[source] ciborium::ser::Error<std::io::Error>),
+    /// The actor's actions cannot be stored (for a schedule or a message): its
+    /// `Actor::encode_action` is the default, which refuses.
+    #[error(
+        "the actions of `{actor}` cannot be stored: implement Actor::encode_action and decode_action (#[actions] does)"
+    )]
+    NotStorable {
+        /// The actor type's name.
+        actor: &'static str,
+    },
 }
 
 /// A stored record could not be decoded. Nothing is written or deleted because of it.
@@ -133,6 +151,15 @@ pub enum DecodeError {
     Panicked {
         /// The panic's message, when it was a string.
         message: String,
+    },
+    /// The actor's stored actions cannot be decoded: its `Actor::decode_action` is the
+    /// default, which refuses.
+    #[error(
+        "stored actions of `{actor}` cannot be decoded: implement Actor::decode_action (#[actions] does)"
+    )]
+    NotStorable {
+        /// The actor type's name.
+        actor: &'static str,
     },
 }
 
@@ -513,6 +540,46 @@ pub enum TellError<M> {
         #[source]
         source: Option<Arc<StorageError>>,
     },
+}
+
+/// [`Ctx::schedule_after`](crate::Ctx::schedule_after) or
+/// [`Ctx::schedule_at`](crate::Ctx::schedule_at) could not stage the schedule. Nothing was
+/// staged.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ScheduleError {
+    /// The action cannot be stored.
+    #[error("the scheduled action cannot be stored")]
+    Encode(#[source] EncodeError),
+    /// The storage could not hand out an id.
+    #[error("no id for the schedule")]
+    Storage(#[source] StorageError),
+    /// The system is shut down.
+    #[error("the system is shut down")]
+    Shutdown,
+}
+
+/// [`Ctx::send`](crate::Ctx::send) could not stage the message. Nothing was staged.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SendError {
+    /// The action cannot be stored.
+    #[error("the message's action cannot be stored")]
+    Encode(#[source] EncodeError),
+    /// The receiver's key is longer than [`MAX_ACTOR_KEY_BYTES`](crate::MAX_ACTOR_KEY_BYTES).
+    #[error("a receiver key of {len} bytes is over the limit (it starts `{prefix}`)")]
+    KeyTooLong {
+        /// The key's length.
+        len: usize,
+        /// The key's first characters.
+        prefix: String,
+    },
+    /// The storage could not hand out a sequence number.
+    #[error("no sequence number for the message")]
+    Storage(#[source] StorageError),
+    /// The system is shut down.
+    #[error("the system is shut down")]
+    Shutdown,
 }
 
 /// [`Ctx::save_state`](crate::Ctx::save_state) could not make the state durable.

@@ -1,95 +1,48 @@
-//! [`Handle`]: the cheap, cloneable address of one running actor.
+//! [`Handle`]: the cheap, cloneable address of one actor, and the gate every call out of an
+//! action passes.
 
 use std::convert::Infallible;
 use std::fmt;
-use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tokio::sync::{mpsc, oneshot};
+use tokio_stream::Stream;
+use tokio_stream::wrappers::BroadcastStream;
+use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
 use uuid::Uuid;
 
 use crate::actor::Actor;
 use crate::error::{ArgumentsError, AskError, ByNameError, EncodeError, StopReason, TellError};
 use crate::key::{ActorKey, ActorPath};
-use crate::slot::Slot;
-
-/// What an action's caller gets back.
-pub(crate) type Reply<A> = Result<<A as Actor>::Reply, AskError<<A as Actor>::Error>>;
-
-/// For a call by name: encodes the action's result inside the actor's turn, before anything
-/// is written, keeps the encoded form for the caller, and says whether it encoded. A result
-/// that does not encode rolls the action back.
-pub(crate) type EncodeResult<A> =
-    Box<dyn FnOnce(Result<&<A as Actor>::Reply, &<A as Actor>::Error>) -> bool + Send + 'static>;
-
-/// What a mailbox carries.
-pub(crate) enum Envelope<A: Actor> {
-    /// An action, with the way back to its caller (none for a `tell`).
-    Action {
-        action: A::Action,
-        reply: Option<oneshot::Sender<Reply<A>>>,
-    },
-    /// An action called by name. Boxed, so that every mailbox slot stays as small as a
-    /// typed call needs.
-    ByName(Box<ByNameCall<A>>),
-    /// Delete the actor and its state.
-    Destroy(oneshot::Sender<Result<(), AskError<Infallible>>>),
-}
-
-/// An action called by name, with the encoder its result goes through inside the turn.
-pub(crate) struct ByNameCall<A: Actor> {
-    pub(crate) action: A::Action,
-    pub(crate) reply: oneshot::Sender<Reply<A>>,
-    pub(crate) encode: EncodeResult<A>,
-}
-
-impl<A: Actor> Envelope<A> {
-    /// Where the envelope's caller waits for an `AskError`, if anywhere (not for a `tell`).
-    pub(crate) fn fail(self, error: impl FnOnce() -> AskError<Infallible>) -> Option<Self> {
-        match self {
-            Self::Action { reply: None, .. } => Some(self),
-            Self::Action {
-                reply: Some(reply), ..
-            } => {
-                let _ = reply.send(Err(error().widen()));
-                None
-            }
-            Self::ByName(call) => {
-                let _ = call.reply.send(Err(error().widen()));
-                None
-            }
-            Self::Destroy(done) => {
-                let _ = done.send(Err(error()));
-                None
-            }
-        }
-    }
-}
+use crate::mailbox::{ByNameCall, EncodeResult, Envelope, Refused, StoredCall};
+use crate::slot::{BoxFuture, Slot};
+use crate::turn::TurnLog;
 
 tokio::task_local! {
-    /// The slot of the actor whose task is running, so that a call out of an action can wait
-    /// for that actor's state to be durable first (the output gate) and refuse a call cycle.
-    pub(crate) static CURRENT: Arc<Slot>;
+    /// The actor whose task is running, so that a call out of an action can wait for that
+    /// actor's turns to be durable first (the output gate) and refuse a call cycle.
+    pub(crate) static CURRENT: Arc<TurnLog>;
 }
 
 /// Why a call out of an action may not leave.
 enum Gate {
     Reentrant,
     Cycle(Vec<ActorPath>),
-    Commit(Arc<Slot>, Arc<crate::StorageError>),
+    Commit(Arc<TurnLog>, Arc<crate::StorageError>),
 }
 
 /// While an action of the current actor waits in an `ask`: the edge "waits for" the target,
 /// removed when the ask ends however it ends.
-struct Waits(Arc<Slot>);
+struct Waits(Arc<TurnLog>);
 
 impl Drop for Waits {
     fn drop(&mut self) {
-        self.0.set_waiting_on(None);
+        self.0.set_waits_for(None);
     }
 }
 
@@ -102,7 +55,7 @@ const MAX_CHAIN: usize = 4096;
 ///
 /// An ask records that the current actor waits for the target before it walks the target's
 /// wait-for chain, so of two actors asking each other at once at least one sees the other.
-async fn gate(target: &Arc<Slot>, asks: bool) -> Result<Option<Waits>, Gate> {
+async fn gate(target: &Arc<TurnLog>, asks: bool) -> Result<Option<Waits>, Gate> {
     let Ok(current) = CURRENT.try_with(Arc::clone) else {
         return Ok(None);
     };
@@ -110,10 +63,10 @@ async fn gate(target: &Arc<Slot>, asks: bool) -> Result<Option<Waits>, Gate> {
         return Err(Gate::Reentrant);
     }
     let waits = if asks {
-        current.set_waiting_on(Some(Arc::clone(target)));
+        current.set_waits_for(Some(Arc::clone(target)));
         let waits = Waits(Arc::clone(&current));
         let mut cycle = vec![current.path.clone(), target.path.clone()];
-        let mut next = target.waiting_on();
+        let mut next = target.waits_for();
         while let Some(slot) = next {
             if Arc::ptr_eq(&slot, &current) {
                 cycle.push(current.path.clone());
@@ -123,7 +76,7 @@ async fn gate(target: &Arc<Slot>, asks: bool) -> Result<Option<Waits>, Gate> {
                 break;
             }
             cycle.push(slot.path.clone());
-            next = slot.waiting_on();
+            next = slot.waits_for();
         }
         Some(waits)
     } else {
@@ -135,18 +88,8 @@ async fn gate(target: &Arc<Slot>, asks: bool) -> Result<Option<Waits>, Gate> {
     Ok(waits)
 }
 
-/// Why an envelope could not be put in the mailbox.
-#[derive(Debug)]
-pub(crate) enum Refused {
-    /// The actor is stopped (the slot says why).
-    Stopped,
-    /// The actor is asleep and its record could not be read.
-    Unavailable(Arc<crate::StorageError>),
-}
-
 /// A delivery that may go to a new activation (see `Handle::restart_and_deliver`).
-type Delivery<'a, A> =
-    Pin<Box<dyn Future<Output = Result<(), (Envelope<A>, Refused)>> + Send + 'a>>;
+type Delivery<'a, A> = BoxFuture<'a, Result<(), (Envelope<A>, Refused)>>;
 
 /// The address of one actor: send it actions with [`ask`](Handle::ask) or
 /// [`tell`](Handle::tell). Cloning is cheap (two reference counts).
@@ -162,7 +105,7 @@ type Delivery<'a, A> =
 /// durable state. After a shutdown or a destroy a handle only reports why it stopped.
 pub struct Handle<A: Actor> {
     pub(crate) tx: mpsc::Sender<Envelope<A>>,
-    pub(crate) slot: Arc<Slot>,
+    pub(crate) slot: Arc<Slot<A>>,
 }
 
 impl<A: Actor> Clone for Handle<A> {
@@ -177,8 +120,8 @@ impl<A: Actor> Clone for Handle<A> {
 impl<A: Actor> fmt::Debug for Handle<A> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Handle")
-            .field("actor", &self.slot.path)
-            .field("id", &self.slot.id)
+            .field("actor", self.slot.path())
+            .field("id", &self.slot.log.id)
             .finish_non_exhaustive()
     }
 }
@@ -186,17 +129,17 @@ impl<A: Actor> fmt::Debug for Handle<A> {
 impl<A: Actor> Handle<A> {
     /// The actor's id: a uuid assigned when it was created, stable across restarts.
     pub fn id(&self) -> Uuid {
-        self.slot.id
+        self.slot.log.id
     }
 
     /// The actor's key.
     pub fn key(&self) -> &ActorKey {
-        &self.slot.path.key
+        &self.slot.path().key
     }
 
     /// The actor's type name and key.
     pub fn path(&self) -> &ActorPath {
-        &self.slot.path
+        self.slot.path()
     }
 
     /// True while the actor sleeps (out of memory; the next call wakes it).
@@ -230,7 +173,7 @@ impl<A: Actor> Handle<A> {
             .await
             .unwrap_or_else(|_| {
                 Err(AskError::Timeout {
-                    actor: self.slot.path.clone(),
+                    actor: self.slot.path().clone(),
                     after: timeout,
                 })
             })
@@ -303,26 +246,46 @@ impl<A: Actor> Handle<A> {
                 }
                 _ => false,
             };
-            let system = self.slot.system.upgrade();
-            let (true, Some(system)) = (cooled, system) else {
+            let host = self.slot.host.upgrade();
+            let (true, Some(host)) = (cooled, host) else {
                 return Err((envelope, Refused::Stopped));
             };
-            let system = crate::System::from_inner(system);
-            match system.get::<A>(self.slot.path.key.clone()).await {
-                Ok(fresh) if !Arc::ptr_eq(&fresh.slot, &self.slot) => {
-                    tracing::info!(actor = %self.slot.path, "restarted after a crash loop by a call through an old handle");
-                    fresh.deliver(envelope).await
+            match host.restart(&self.path().key).await {
+                Some((tx, slot)) if !Arc::ptr_eq(&slot, &self.slot) => {
+                    tracing::info!(actor = %self.slot.path(), "restarted after a crash loop by a call through an old handle");
+                    Handle { tx, slot }.deliver(envelope).await
                 }
                 _ => Err((envelope, Refused::Stopped)),
             }
         })
     }
 
+    /// Delivers a stored action (a fired schedule, an outbox message), to run as a turn.
+    pub(crate) async fn deliver_stored(&self, call: StoredCall<A>) -> Result<(), Refused> {
+        self.deliver(Envelope::Stored(Box::new(call)))
+            .await
+            .map_err(|(_, refused)| refused)
+    }
+
     /// Wakes a sleeping actor.
     async fn wake(&self) -> Result<(), Refused> {
-        match self.slot.system.upgrade() {
-            Some(system) => crate::System::from_inner(system).wake(self).await,
+        match self.slot.host.upgrade() {
+            Some(host) => host.wake(&self.slot, &self.tx).await,
             None => Err(Refused::Stopped),
+        }
+    }
+
+    /// Subscribes to the actor's events: a stream of every event its turns emit from now
+    /// on, each published once its turn is durable, in commit order. A subscriber that falls
+    /// more than [`ActorConfig::event_capacity`](crate::ActorConfig::event_capacity) events
+    /// behind gets [`EventLag`] with the number it missed, then the next ones: the actor
+    /// never waits for a subscriber. The subscription keeps a handle, so it follows the
+    /// actor through sleep and wake.
+    pub fn subscribe(&self) -> Events<A> {
+        let receiver = self.slot.subscribe(A::config().event_capacity);
+        Events {
+            stream: BroadcastStream::new(receiver),
+            handle: self.clone(),
         }
     }
 
@@ -333,7 +296,7 @@ impl<A: Actor> Handle<A> {
             action,
             reply: None,
         };
-        match gate(&self.slot, false).await {
+        match gate(&self.slot.log, false).await {
             Ok(_) => {}
             // An actor telling itself: the action stays inside the actor, so it need not wait
             // for durability, but it must not wait for room in its own mailbox either.
@@ -344,7 +307,7 @@ impl<A: Actor> Handle<A> {
                     if full {
                         TellError::NotSent {
                             action,
-                            actor: self.slot.path.clone(),
+                            actor: self.slot.path().clone(),
                             source: None,
                         }
                     } else {
@@ -366,7 +329,7 @@ impl<A: Actor> Handle<A> {
                 Refused::Stopped => self.tell_stopped(action_of(envelope)),
                 Refused::Unavailable(source) => TellError::Unavailable {
                     action: action_of(envelope),
-                    actor: self.slot.path.clone(),
+                    actor: self.slot.path().clone(),
                     source,
                 },
             })
@@ -375,7 +338,7 @@ impl<A: Actor> Handle<A> {
     fn tell_stopped(&self, action: A::Action) -> TellError<A::Action> {
         TellError::Stopped {
             action,
-            actor: self.slot.path.clone(),
+            actor: self.slot.path().clone(),
             reason: self.slot.stop_reason(),
         }
     }
@@ -496,9 +459,9 @@ impl<A: Actor> Handle<A> {
     }
 
     async fn ask_gate(&self) -> Result<Option<Waits>, AskError<Infallible>> {
-        gate(&self.slot, true).await.map_err(|gate| match gate {
+        gate(&self.slot.log, true).await.map_err(|gate| match gate {
             Gate::Reentrant => AskError::Reentrant {
-                actor: self.slot.path.clone(),
+                actor: self.slot.path().clone(),
             },
             Gate::Cycle(cycle) => AskError::Cycle { cycle },
             Gate::Commit(current, source) => AskError::Commit {
@@ -512,7 +475,7 @@ impl<A: Actor> Handle<A> {
         match refused {
             Refused::Stopped => self.stopped_plain(),
             Refused::Unavailable(source) => AskError::Unavailable {
-                actor: self.slot.path.clone(),
+                actor: self.slot.path().clone(),
                 source,
             },
         }
@@ -524,7 +487,7 @@ impl<A: Actor> Handle<A> {
 
     fn stopped_plain(&self) -> AskError<Infallible> {
         AskError::Stopped {
-            actor: self.slot.path.clone(),
+            actor: self.slot.path().clone(),
             reason: self.slot.stop_reason(),
         }
     }
@@ -585,7 +548,7 @@ impl Format for Cbor {
 
     fn encode<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>, EncodeFailure> {
         let mut out = Vec::new();
-        crate::snapshot::encode_cbor(&mut out, value).map_err(|e| EncodeFailure(Box::new(e)))?;
+        crate::snapshot::write_cbor(&mut out, value).map_err(|e| EncodeFailure(Box::new(e)))?;
         Ok(out)
     }
 }
@@ -595,6 +558,38 @@ fn action_of<A: Actor>(envelope: Envelope<A>) -> A::Action {
     match envelope {
         Envelope::Action { action, .. } => action,
         Envelope::ByName(call) => call.action,
+        Envelope::Stored(call) => call.action,
         Envelope::Destroy(_) => unreachable!("tell only sends actions"),
+    }
+}
+
+/// A subscription to an actor's events ([`Handle::subscribe`]): a [`Stream`] of the events
+/// its durable turns emitted, or of an [`EventLag`] when this subscriber fell behind.
+pub struct Events<A: Actor> {
+    stream: BroadcastStream<Arc<A::Event>>,
+    /// Keeps the actor's slot, and with it the event channel, alive across sleep.
+    handle: Handle<A>,
+}
+
+impl<A: Actor> fmt::Debug for Events<A> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Events")
+            .field("actor", self.handle.path())
+            .finish_non_exhaustive()
+    }
+}
+
+/// A subscriber fell behind: this many events were published that it will not see.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the subscriber fell behind and missed {0} events")]
+pub struct EventLag(pub u64);
+
+impl<A: Actor> Stream for Events<A> {
+    type Item = Result<Arc<A::Event>, EventLag>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        Pin::new(&mut self.stream).poll_next(cx).map(|item| {
+            item.map(|event| event.map_err(|BroadcastStreamRecvError::Lagged(n)| EventLag(n)))
+        })
     }
 }

@@ -16,8 +16,10 @@ use tokio::sync::oneshot;
 
 use crate::error::{BindingError, ConfigError, KvError, StorageError};
 use crate::limits::{MAX_KEY_BYTES, MAX_STORE_NAME_BYTES, MAX_VALUE_BYTES, quote};
-use crate::system::SystemInner;
-use crate::writer::{KvOp, Request};
+use crate::panic::catch;
+use crate::storage::Write;
+use crate::store::Store;
+use crate::writer::Job;
 
 /// One page of [`KvStore::list`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,7 +34,7 @@ pub struct KvPage {
 #[derive(Clone)]
 pub struct KvStore {
     name: Arc<str>,
-    system: Arc<SystemInner>,
+    store: Arc<Store>,
 }
 
 impl fmt::Debug for KvStore {
@@ -44,10 +46,10 @@ impl fmt::Debug for KvStore {
 }
 
 impl KvStore {
-    pub(crate) fn new(name: &str, system: Arc<SystemInner>) -> Self {
+    pub(crate) fn new(name: &str, store: Arc<Store>) -> Self {
         Self {
             name: name.into(),
-            system,
+            store,
         }
     }
 
@@ -57,29 +59,11 @@ impl KvStore {
     }
 
     fn check_key(&self, key: &str) -> Result<(), KvError> {
-        if key.is_empty() {
-            return Err(KvError::EmptyKey {
-                store: self.name.to_string(),
-            });
-        }
-        if key.len() > MAX_KEY_BYTES {
-            return Err(KvError::KeyTooLarge {
-                store: self.name.to_string(),
-                len: key.len(),
-            });
-        }
-        Ok(())
+        check_write(&self.name, key, None)
     }
 
     fn check_value(&self, key: &str, value: &str) -> Result<(), KvError> {
-        if value.len() > MAX_VALUE_BYTES {
-            return Err(KvError::ValueTooLarge {
-                store: self.name.to_string(),
-                key: key.to_owned(),
-                len: value.len(),
-            });
-        }
-        Ok(())
+        check_write(&self.name, key, Some(value))
     }
 
     fn storage_error(&self, source: Arc<StorageError>) -> KvError {
@@ -95,7 +79,7 @@ impl KvStore {
     #[allow(clippy::unused_async)]
     pub async fn get(&self, key: &str) -> Result<Option<String>, KvError> {
         self.check_key(key)?;
-        let storage = self.system.storage().ok_or(KvError::Shutdown)?;
+        let storage = self.store.storage().ok_or(KvError::Shutdown)?;
         storage
             .kv_get(&self.name, key)
             .map_err(|e| self.storage_error(Arc::new(e)))
@@ -225,7 +209,7 @@ impl KvStore {
         after: Option<&str>,
         limit: usize,
     ) -> Result<KvPage, KvError> {
-        let storage = self.system.storage().ok_or(KvError::Shutdown)?;
+        let storage = self.store.storage().ok_or(KvError::Shutdown)?;
         let limit = limit.max(1);
         let mut entries = storage
             .kv_list(&self.name, prefix, after, limit.saturating_add(1))
@@ -276,14 +260,12 @@ impl KvStore {
     async fn write(&self, op: KvOp) -> Result<Option<String>, KvError> {
         let (done, wait) = oneshot::channel();
         let key = op.key().to_owned();
-        let request = Request::Kv {
-            store: Arc::clone(&self.name),
-            op,
-            done,
-        };
-        if self.system.storage().is_none() || self.system.writer.send(request).is_err() {
+        if self.store.storage().is_none() {
             return Err(KvError::Shutdown);
         }
+        self.store
+            .writer()
+            .submit(Box::new(KvJob::new(Arc::clone(&self.name), op, done)));
         match wait.await {
             Ok(Ok(value)) => Ok(value),
             Ok(Err(KvWriteError::Storage(source))) => Err(self.storage_error(source)),
@@ -301,6 +283,157 @@ impl KvStore {
     }
 }
 
+/// An update function, run once on the writer thread inside the transaction.
+type UpdateFn = Box<dyn FnOnce(Option<&str>) -> Option<String> + Send>;
+
+/// An update function wrapped for the commit: it records what it did.
+type Updater = Box<dyn FnMut(Option<&str>) -> Option<String> + Send>;
+
+/// One key-value write.
+enum KvOp {
+    Set { key: String, value: String },
+    Delete { key: String },
+    Update { key: String, f: UpdateFn },
+}
+
+impl KvOp {
+    fn key(&self) -> &str {
+        match self {
+            Self::Set { key, .. } | Self::Delete { key } | Self::Update { key, .. } => key,
+        }
+    }
+}
+
+/// What an update function did inside the commit.
+enum Updated {
+    Value(Option<String>),
+    Panicked,
+    TooLarge(usize),
+}
+
+/// A key-value write as a writer job. An update's function runs inside the transaction (so
+/// concurrent updates never lose each other); the value rules (size, panics) are applied
+/// there too, keeping the current value when the function's result is refused.
+struct KvJob {
+    store: Arc<str>,
+    key: String,
+    write: KvWrite,
+    done: oneshot::Sender<Result<Option<String>, KvWriteError>>,
+}
+
+enum KvWrite {
+    Set(String),
+    Delete,
+    /// The function, wrapped to record what it did in `updated`.
+    Update {
+        run: Updater,
+        updated: Arc<std::sync::Mutex<Updated>>,
+    },
+}
+
+impl KvJob {
+    fn new(
+        store: Arc<str>,
+        op: KvOp,
+        done: oneshot::Sender<Result<Option<String>, KvWriteError>>,
+    ) -> Self {
+        let (key, write) = match op {
+            KvOp::Set { key, value } => (key, KvWrite::Set(value)),
+            KvOp::Delete { key } => (key, KvWrite::Delete),
+            KvOp::Update { key, f } => {
+                let updated = Arc::new(std::sync::Mutex::new(Updated::Value(None)));
+                let record = Arc::clone(&updated);
+                let mut f = Some(f);
+                let run = Box::new(move |current: Option<&str>| {
+                    let keep = current.map(str::to_owned);
+                    let Some(f) = f.take() else { return keep };
+                    let (outcome, value) = match catch(|| f(current)) {
+                        Ok(Some(new)) if new.len() > MAX_VALUE_BYTES => {
+                            (Updated::TooLarge(new.len()), keep)
+                        }
+                        Ok(new) => (Updated::Value(new.clone()), new),
+                        Err(_) => (Updated::Panicked, keep),
+                    };
+                    *record
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner) = outcome;
+                    value
+                });
+                (key, KvWrite::Update { run, updated })
+            }
+        };
+        Self {
+            store,
+            key,
+            write,
+            done,
+        }
+    }
+}
+
+impl Job for KvJob {
+    fn writes<'a>(&'a mut self, out: &mut Vec<Write<'a>>) {
+        let (store, key) = (&*self.store, self.key.as_str());
+        out.push(match &mut self.write {
+            KvWrite::Set(value) => Write::KvSet { store, key, value },
+            KvWrite::Delete => Write::KvDelete { store, key },
+            KvWrite::Update { run, .. } => Write::KvUpdate {
+                store,
+                key,
+                update: &mut **run,
+            },
+        });
+    }
+
+    fn done(self: Box<Self>, outcome: Result<(), Arc<StorageError>>) {
+        let result = match (outcome, self.write) {
+            (Err(error), _) => Err(KvWriteError::Storage(error)),
+            (Ok(()), KvWrite::Set(value)) => Ok(Some(value)),
+            (Ok(()), KvWrite::Delete) => Ok(None),
+            (Ok(()), KvWrite::Update { updated, .. }) => {
+                let updated = std::mem::replace(
+                    &mut *updated
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner),
+                    Updated::Value(None),
+                );
+                match updated {
+                    Updated::Value(value) => Ok(value),
+                    Updated::Panicked => Err(KvWriteError::Panicked),
+                    Updated::TooLarge(len) => Err(KvWriteError::TooLarge(len)),
+                }
+            }
+        };
+        let _ = self.done.send(result);
+    }
+}
+
+/// Checks a write's store id, key and value (`None`: a delete) against the limits.
+pub(crate) fn check_write(store: &str, key: &str, value: Option<&str>) -> Result<(), KvError> {
+    check_store_name(store)?;
+    if key.is_empty() {
+        return Err(KvError::EmptyKey {
+            store: store.to_owned(),
+        });
+    }
+    if key.len() > MAX_KEY_BYTES {
+        return Err(KvError::KeyTooLarge {
+            store: store.to_owned(),
+            len: key.len(),
+        });
+    }
+    if let Some(value) = value
+        && value.len() > MAX_VALUE_BYTES
+    {
+        return Err(KvError::ValueTooLarge {
+            store: store.to_owned(),
+            key: key.to_owned(),
+            len: value.len(),
+        });
+    }
+    Ok(())
+}
+
 /// Checks a store id: 1 to [`MAX_STORE_NAME_BYTES`] bytes.
 pub(crate) fn check_store_name(store: &str) -> Result<(), KvError> {
     if store.is_empty() || store.len() > MAX_STORE_NAME_BYTES {
@@ -312,9 +445,9 @@ pub(crate) fn check_store_name(store: &str) -> Result<(), KvError> {
     Ok(())
 }
 
-/// Why the writer could not apply a key-value write.
+/// Why a key-value write was not applied.
 #[derive(Debug)]
-pub(crate) enum KvWriteError {
+enum KvWriteError {
     Storage(Arc<StorageError>),
     Panicked,
     TooLarge(usize),

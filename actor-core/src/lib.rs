@@ -40,62 +40,85 @@
 //!
 //! # Layout
 //!
-//! - [`actor`](Actor): the trait a state type implements, its per-type [`ActorConfig`] and
-//!   [`RestartPolicy`].
-//! - [`system`](System): opens storage, starts the writer, finds or starts actors by type and
-//!   [`ActorKey`], wakes sleeping ones, shuts down within a deadline.
-//! - `registry`: the actors a system knows, and which Rust type owns each actor name.
-//! - [`handle`](Handle): the cloneable address of a running actor; `ask`, `tell`, calls by
-//!   name, and the call gate (output gate, refused call cycles).
-//! - [`ctx`](Ctx): what an action sees of its actor, and `save_state`.
-//! - `supervisor`: the actor's task: run loop, output gate (held replies), panic recovery,
-//!   cancellation at the shutdown deadline.
-//! - `slot`: where an actor and the writer exchange snapshots and durability reports.
-//! - `writer`: the thread that group-commits snapshots from all actors.
-//! - `snapshot`: the record format (header + CBOR) and [`Record`], its reader for tools.
-//! - `depth`: the nesting limit on everything encoded, so every record reads back.
-//! - `panic`: catching panics in user code, and [`quiet_caught_panics`].
-//! - `limits`: every limit on what callers control ([`MAX_DEPTH`], [`MAX_ACTOR_KEY_BYTES`], ...).
-//! - [`kv`](KvStore): durable key-value stores, their bindings and typed environments.
-//! - [`storage`](Storage): the narrow storage trait and its redb implementation.
-//! - [`error`](Error): one typed error per operation, and the umbrella [`Error`].
+//! Bottom-up, each module using only those above it in this list (but `actor` and `ctx`,
+//! which use each other: the trait's hooks take a `Ctx<Self>`, a `Ctx` is generic over its
+//! actor):
 //!
-//! The guide in `docs/` (getting started, actors and state, the living actor, types, actors
-//! without macros, durability, storage format) explains the promises and what they cost.
+//! - `limits`, `panic`, `memory`: every limit on caller input and how errors quote it;
+//!   catching panics in user code and [`quiet_caught_panics`]; giving sleeping actors'
+//!   memory back to the operating system.
+//! - `key`: [`ActorKey`] and [`ActorPath`]. `depth`: the nesting limit on everything
+//!   encoded, so every record reads back.
+//! - [`error`](Error): one typed error per operation, and the umbrella [`Error`].
+//! - `snapshot`: the record format (header + CBOR) and [`Record`], its reader for tools.
+//! - [`storage`](Storage): the narrow storage trait and its redb implementation.
+//! - `writer`: the thread that group-commits jobs into one durable transaction at a time;
+//!   it knows nothing of its clients.
+//! - `turn`: a turn's durability: what it staged, its sequence, what is durable, what is
+//!   held, and rollback. `store`: the storage, the writer and the ids of schedules and
+//!   messages, as shared.
+//! - [`kv`](KvStore): durable key-value stores (writer jobs), bindings, typed environments.
+//!   `host`: what an actor's context needs from its system, as a trait.
+//! - [`actor`](Actor) and [`ctx`](Ctx): the trait a state type implements with its
+//!   [`ActorConfig`] and [`RestartPolicy`]; what an action sees and stages.
+//! - `mailbox`: what a mailbox carries. `slot`: one actor as its handles, task and the
+//!   registry share it (lifecycle, parked mailbox, events).
+//! - [`handle`](Handle): the address of an actor; `ask`, `tell`, calls by name, events, and
+//!   the gate every call out of an action passes. `deliver`: how stored actions reach actors.
+//! - `supervisor`: the actor's task: the run loop, panic recovery, sleep, destroy.
+//!   `registry`: the actors a system knows and which type owns each name. `schedule`: the
+//!   timer service. `outbox`: the message delivery service.
+//! - [`system`](System): the public entry.
+//!
+//! The guide in `docs/` (getting started, actors and state, the living actor, schedules,
+//! messages and events, types, actors without macros, durability, storage format) explains
+//! the promises and what they cost.
 
 mod actor;
 mod ctx;
+mod deliver;
 mod depth;
 mod error;
 mod handle;
+mod host;
 mod key;
 mod kv;
 mod limits;
+mod mailbox;
 mod memory;
+mod outbox;
 mod panic;
 mod registry;
+mod schedule;
 mod slot;
 mod snapshot;
 mod storage;
+mod store;
 mod supervisor;
 mod system;
+mod turn;
 mod writer;
 
 pub use crate::actor::{Actor, ActorConfig, ReadOutcome, RestartPolicy};
-pub use crate::ctx::Ctx;
+pub use crate::ctx::{Ctx, ScheduleId};
 pub use crate::error::{
     ArgumentsError, AskError, BindingError, ByNameError, ConfigError, DecodeError, EncodeError,
-    Error, KvError, OpenError, SaveError, StartError, StopReason, StorageError, TellError,
+    Error, KvError, OpenError, SaveError, ScheduleError, SendError, StartError, StopReason,
+    StorageError, TellError,
 };
-pub use crate::handle::Handle;
+pub use crate::handle::{EventLag, Events, Handle};
 pub use crate::key::{ActorKey, ActorPath, KeyError};
 pub use crate::kv::{Bindings, Env, KvPage, KvStore};
 pub use crate::limits::{
     MAX_ACTOR_KEY_BYTES, MAX_DEPTH, MAX_KEY_BYTES, MAX_STORE_NAME_BYTES, MAX_VALUE_BYTES,
 };
 pub use crate::panic::quiet_caught_panics;
-pub use crate::snapshot::{FORMAT_VERSION, RECORD_HEADER_LEN, Record, StoredState};
-pub use crate::storage::{KvUpdateFn, RedbOptions, RedbStorage, Storage, Write};
+pub use crate::snapshot::{
+    FORMAT_VERSION, RECORD_HEADER_LEN, Record, StoredState, decode_cbor, encode_cbor,
+};
+pub use crate::storage::{
+    KvUpdateFn, MessageRow, RedbOptions, RedbStorage, ScheduleRow, Storage, Write,
+};
 pub use crate::system::{System, SystemBuilder, SystemStats};
 
 pub use actor_macros::{Actor, Env, actions};
@@ -104,9 +127,9 @@ pub use actor_macros::{Actor, Env, actions};
 #[doc(hidden)]
 pub mod __private {
     pub use crate::actor::{Actor, ActorConfig, ReadOutcome, RestartPolicy};
-    pub use crate::ctx::Ctx;
+    pub use crate::ctx::{Ctx, ScheduleId};
     pub use crate::error::AskError;
-    pub use crate::handle::Handle;
+    pub use crate::handle::{EventLag, Events, Handle};
     pub use serde;
 
     /// What an action argument must be: serde both ways, since arguments travel through the
@@ -123,6 +146,81 @@ pub mod __private {
     #[diagnostic::do_not_recommend]
     impl<T: serde::Serialize + serde::de::DeserializeOwned> ActionArgument for T {}
 
+    pub use crate::error::{DecodeError, EncodeError};
+
+    /// An action to encode for storage, for `#[actions]`'s `encode_action`: through serde
+    /// when the action enum is `Serialize` ([`EncodeViaSerde`], found first by method
+    /// resolution), refused otherwise ([`EncodeRefused`], through one more reference). The
+    /// enum is not serde only when an argument is not, which is already a compile error with
+    /// a message of its own; this keeps it the only one.
+    #[derive(Debug)]
+    pub struct Stored<'a, T>(pub &'a T);
+
+    /// See [`Stored`].
+    pub trait EncodeViaSerde {
+        /// Encodes the action as CBOR.
+        fn encode_stored(&self, actor: &'static str) -> Result<Vec<u8>, EncodeError>;
+    }
+
+    impl<T: serde::Serialize> EncodeViaSerde for Stored<'_, T> {
+        fn encode_stored(&self, _: &'static str) -> Result<Vec<u8>, EncodeError> {
+            crate::snapshot::encode_cbor(self.0)
+        }
+    }
+
+    /// See [`Stored`].
+    pub trait EncodeRefused {
+        /// Refuses: the action cannot be stored.
+        fn encode_stored(&self, actor: &'static str) -> Result<Vec<u8>, EncodeError>;
+    }
+
+    impl<T> EncodeRefused for &Stored<'_, T> {
+        fn encode_stored(&self, actor: &'static str) -> Result<Vec<u8>, EncodeError> {
+            Err(EncodeError::NotStorable { actor })
+        }
+    }
+
+    /// The decoding side of [`Stored`].
+    #[derive(Debug)]
+    pub struct DecodeAs<T>(std::marker::PhantomData<fn() -> T>);
+
+    impl<T> DecodeAs<T> {
+        /// A decoder of `T`.
+        pub fn new() -> Self {
+            Self(std::marker::PhantomData)
+        }
+    }
+
+    impl<T> Default for DecodeAs<T> {
+        fn default() -> Self {
+            Self::new()
+        }
+    }
+
+    /// See [`DecodeAs`].
+    pub trait DecodeViaSerde<T> {
+        /// Decodes the action from CBOR.
+        fn decode_stored(&self, bytes: &[u8], actor: &'static str) -> Result<T, DecodeError>;
+    }
+
+    impl<T: serde::de::DeserializeOwned> DecodeViaSerde<T> for DecodeAs<T> {
+        fn decode_stored(&self, bytes: &[u8], _: &'static str) -> Result<T, DecodeError> {
+            crate::snapshot::decode_cbor(bytes)
+        }
+    }
+
+    /// See [`DecodeAs`].
+    pub trait DecodeRefused<T> {
+        /// Refuses: the action cannot be decoded.
+        fn decode_stored(&self, bytes: &[u8], actor: &'static str) -> Result<T, DecodeError>;
+    }
+
+    impl<T> DecodeRefused<T> for &DecodeAs<T> {
+        fn decode_stored(&self, _: &[u8], actor: &'static str) -> Result<T, DecodeError> {
+            Err(DecodeError::NotStorable { actor })
+        }
+    }
+
     /// What `#[derive(Actor)]` provides; `#[actions]` builds the `Actor` impl on top of it.
     pub trait ActorMeta: Sized {
         /// See [`Actor::NAME`].
@@ -131,6 +229,8 @@ pub mod __private {
         const STATE_VERSION: u32;
         /// See [`Actor::Input`].
         type Input: Send + 'static;
+        /// See [`Actor::Event`].
+        type Event: serde::Serialize + Send + Sync + 'static;
         /// See [`Actor::create_state`].
         fn create_state(input: Self::Input) -> Self;
         /// See [`Actor::config`].

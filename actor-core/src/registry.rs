@@ -1,5 +1,6 @@
 //! The registry: which actors of a system are known (awake, asleep with a handle somewhere, or
-//! stopped with handles that report why), and which Rust type owns each actor name.
+//! stopped with handles that report why), and which Rust type owns each actor name, with the
+//! deliverer of its stored actions.
 //!
 //! One cell per actor, so that concurrent first calls for one key start it once while calls
 //! for other keys never wait on each other. The registry lives behind the system's mutex;
@@ -13,7 +14,8 @@ use std::sync::Arc;
 use tokio::sync::OnceCell;
 
 use crate::actor::Actor;
-use crate::error::StartError;
+use crate::deliver::Deliver;
+use crate::error::{StartError, StopReason};
 use crate::handle::Handle;
 use crate::key::{ActorKey, ActorPath};
 use crate::slot::Slot;
@@ -23,34 +25,40 @@ type RegistryKey = (&'static str, ActorKey);
 /// A registry cell: the actor's handle once it has started.
 pub(crate) type ActorCell<A> = Arc<OnceCell<Handle<A>>>;
 
+/// The Rust type behind an actor name.
+struct TypeEntry {
+    id: TypeId,
+    name: &'static str,
+    deliver: Arc<dyn Deliver>,
+}
+
 /// See the module docs.
 #[derive(Default)]
 pub(crate) struct Registry {
     cells: HashMap<RegistryKey, Arc<dyn Cell>>,
-    /// The Rust type (its id and name) that first used each actor name in this system. Two
-    /// types under one name would share stored records, so a second one is refused.
-    types: HashMap<&'static str, (TypeId, &'static str)>,
+    /// The Rust type that first used each actor name in this system. Two types under one
+    /// name would share stored records, so a second one is refused.
+    types: HashMap<&'static str, TypeEntry>,
 }
 
 /// A registry cell with its actor type erased.
 trait Cell: Any + Send + Sync {
-    fn slot(&self) -> Option<Arc<Slot>>;
-    /// True if this cell's actor is `slot` and it can leave the registry (see
-    /// [`is_idle_garbage`](Cell::is_idle_garbage)).
-    fn can_retire(&self, slot: &Arc<Slot>) -> bool;
+    /// Asks the actor to stop (shutdown), or cancels what it runs (the deadline passed).
+    fn stop(&self, reason: StopReason, abort: bool);
     /// True if the actor has ended (its handles only report why), or is asleep and only the
     /// registry holds its handle (a handle elsewhere wakes it through the registry's cell).
     fn is_idle_garbage(&self) -> bool;
 }
 
 impl<A: Actor> Cell for OnceCell<Handle<A>> {
-    fn slot(&self) -> Option<Arc<Slot>> {
-        self.get().map(|h| Arc::clone(&h.slot))
-    }
-
-    fn can_retire(&self, slot: &Arc<Slot>) -> bool {
-        self.get()
-            .is_some_and(|h| Arc::ptr_eq(&h.slot, slot) && self.is_idle_garbage())
+    fn stop(&self, reason: StopReason, abort: bool) {
+        if let Some(handle) = self.get() {
+            if abort {
+                handle.slot.abort(reason);
+            } else {
+                handle.slot.request_stop(reason);
+            }
+        }
     }
 
     fn is_idle_garbage(&self) -> bool {
@@ -65,10 +73,15 @@ impl Registry {
         self.cells.len()
     }
 
-    /// The cell for `path`, created empty if there is none. Fails if another Rust type
-    /// already uses `A::NAME` in this system.
-    pub(crate) fn cell<A: Actor>(&mut self, path: &ActorPath) -> Result<ActorCell<A>, StartError> {
-        self.claim_name::<A>()?;
+    /// The cell for `path`, created empty if there is none, and whether `A` is new to the
+    /// system. Fails if another Rust type already uses `A::NAME` in this system. `deliver`
+    /// makes the type's deliverer, the first time the type is seen.
+    pub(crate) fn cell<A: Actor>(
+        &mut self,
+        path: &ActorPath,
+        deliver: impl FnOnce() -> Arc<dyn Deliver>,
+    ) -> Result<(ActorCell<A>, bool), StartError> {
+        let new = self.claim_name::<A>(deliver)?;
         let len = self.cells.len();
         if len >= 1024 && len.is_power_of_two() {
             // Sleeping actors whose last outside handle went away after they fell asleep.
@@ -82,17 +95,26 @@ impl Registry {
         );
         let any: Arc<dyn Any + Send + Sync> = cell;
         // The name is claimed by `A`, so the cell under it holds `A`'s handle.
-        any.downcast().map_err(|_| self.clash::<A>())
+        let cell = any.downcast().map_err(|_| self.clash::<A>())?;
+        Ok((cell, new))
     }
 
-    /// Records that `A` uses `A::NAME`, or refuses it if another type does.
-    fn claim_name<A: Actor>(&mut self) -> Result<(), StartError> {
+    /// Records that `A` uses `A::NAME` (and how to deliver its stored actions), or refuses
+    /// it if another type does. Returns true the first time.
+    pub(crate) fn claim_name<A: Actor>(
+        &mut self,
+        deliver: impl FnOnce() -> Arc<dyn Deliver>,
+    ) -> Result<bool, StartError> {
         match self.types.entry(A::NAME) {
-            Entry::Occupied(entry) if entry.get().0 != TypeId::of::<A>() => Err(self.clash::<A>()),
-            Entry::Occupied(_) => Ok(()),
+            Entry::Occupied(entry) if entry.get().id != TypeId::of::<A>() => Err(self.clash::<A>()),
+            Entry::Occupied(_) => Ok(false),
             Entry::Vacant(entry) => {
-                entry.insert((TypeId::of::<A>(), std::any::type_name::<A>()));
-                Ok(())
+                entry.insert(TypeEntry {
+                    id: TypeId::of::<A>(),
+                    name: std::any::type_name::<A>(),
+                    deliver: deliver(),
+                });
+                Ok(true)
             }
         }
     }
@@ -100,9 +122,14 @@ impl Registry {
     fn clash<A: Actor>(&self) -> StartError {
         StartError::NameClash {
             name: A::NAME,
-            registered: self.types.get(A::NAME).map_or("another type", |t| t.1),
+            registered: self.types.get(A::NAME).map_or("another type", |t| t.name),
             requested: std::any::type_name::<A>(),
         }
+    }
+
+    /// The deliverer of the actor type named `kind`, if the system has seen that type.
+    pub(crate) fn deliverer(&self, kind: &str) -> Option<Arc<dyn Deliver>> {
+        self.types.get(kind).map(|t| Arc::clone(&t.deliver))
     }
 
     /// Removes `cell` if it is still the registry's cell for `path`.
@@ -132,13 +159,15 @@ impl Registry {
 
     /// An actor that fell asleep or stopped leaves when nothing outside the registry holds a
     /// handle to it.
-    pub(crate) fn leave(&mut self, slot: &Arc<Slot>) {
-        let key = (slot.path.kind, slot.path.key.clone());
-        if self
-            .cells
-            .get(&key)
-            .is_some_and(|cell| cell.can_retire(slot))
-        {
+    pub(crate) fn leave<A: Actor>(&mut self, slot: &Arc<Slot<A>>) {
+        let key = (A::NAME, slot.path().key.clone());
+        let retire = self.cells.get(&key).is_some_and(|cell| {
+            let any: Arc<dyn Any + Send + Sync> = Arc::clone(cell) as Arc<dyn Cell>;
+            any.downcast::<OnceCell<Handle<A>>>().is_ok_and(|cell| {
+                cell.get().is_some_and(|h| Arc::ptr_eq(&h.slot, slot)) && cell.is_idle_garbage()
+            })
+        });
+        if retire {
             self.cells.remove(&key);
         }
         // A map that held a million actors keeps its buckets unless told otherwise.
@@ -148,9 +177,11 @@ impl Registry {
         }
     }
 
-    /// The slot of every started actor.
-    pub(crate) fn slots(&self) -> Vec<Arc<Slot>> {
-        self.cells.values().filter_map(|c| c.slot()).collect()
+    /// Asks every started actor to stop (or, with `abort`, cancels what each runs).
+    pub(crate) fn stop_all(&self, reason: &StopReason, abort: bool) {
+        for cell in self.cells.values() {
+            cell.stop(reason.clone(), abort);
+        }
     }
 
     /// Forgets every actor (the system has shut down).

@@ -28,9 +28,18 @@ pub const RECORD_HEADER_LEN: usize = 1 + 16 + 4;
 
 pub(crate) const HEADER_LEN: usize = RECORD_HEADER_LEN;
 
+/// Encodes `value` as CBOR, the way the runtime stores states and actions: within
+/// [`MAX_DEPTH`](crate::MAX_DEPTH), with a panic in its `Serialize` caught. For hand-written
+/// [`Actor::encode_action`](crate::Actor::encode_action) implementations.
+pub fn encode_cbor<S: Serialize + ?Sized>(value: &S) -> Result<Vec<u8>, EncodeError> {
+    let mut out = Vec::new();
+    write_cbor(&mut out, value)?;
+    Ok(out)
+}
+
 /// Encodes `value` as CBOR onto the end of `buf`, within [`MAX_DEPTH`] and with a panic in
 /// its `Serialize` caught.
-pub(crate) fn encode_cbor<S: Serialize + ?Sized>(
+pub(crate) fn write_cbor<S: Serialize + ?Sized>(
     buf: &mut Vec<u8>,
     value: &S,
 ) -> Result<(), EncodeError> {
@@ -43,8 +52,10 @@ pub(crate) fn encode_cbor<S: Serialize + ?Sized>(
     }
 }
 
-/// Decodes CBOR, with a panic in the type's `Deserialize` caught.
-pub(crate) fn decode_cbor<T: DeserializeOwned>(payload: &[u8]) -> Result<T, DecodeError> {
+/// Decodes CBOR (as [`encode_cbor`] writes it), with a panic in the type's `Deserialize`
+/// caught. For hand-written [`Actor::decode_action`](crate::Actor::decode_action)
+/// implementations.
+pub fn decode_cbor<T: DeserializeOwned>(payload: &[u8]) -> Result<T, DecodeError> {
     catch(|| ciborium::from_reader(payload))
         .map_err(|message| DecodeError::Panicked { message })?
         .map_err(DecodeError::from)
@@ -61,7 +72,7 @@ pub(crate) fn encode<S: Serialize>(
     buf.push(FORMAT_VERSION);
     buf.extend_from_slice(id.as_bytes());
     buf.extend_from_slice(&state_version.to_le_bytes());
-    encode_cbor(buf, state)
+    write_cbor(buf, state)
 }
 
 /// The header of a record, read without touching the payload.
@@ -123,21 +134,25 @@ impl StoredState<'_> {
     }
 }
 
-/// Decodes a record into its header and an actor's state, migrating a state stored under
-/// another version with [`Actor::migrate`](crate::Actor::migrate).
-pub(crate) fn decode_state<A: crate::Actor>(record: &[u8]) -> Result<(Header, A), DecodeError> {
+/// Decodes a record into its header and a state of `expected` version, handing a record of
+/// another version to `migrate` (an actor's `Actor::migrate`), with its panics caught.
+pub(crate) fn decode_state<S: DeserializeOwned>(
+    record: &[u8],
+    expected: u32,
+    migrate: impl FnOnce(StoredState<'_>) -> Result<S, DecodeError>,
+) -> Result<(Header, S), DecodeError> {
     let header = header(record)?;
     let payload = record.get(HEADER_LEN..).unwrap_or_default();
-    if header.state_version == A::STATE_VERSION {
+    if header.state_version == expected {
         return Ok((header, decode_cbor(payload)?));
     }
     let stored = StoredState {
         version: header.state_version,
-        expected: A::STATE_VERSION,
+        expected,
         payload,
     };
     let state =
-        catch(|| A::migrate(stored)).map_err(|message| DecodeError::Panicked { message })??;
+        catch(|| migrate(stored)).map_err(|message| DecodeError::Panicked { message })??;
     Ok((header, state))
 }
 
@@ -197,7 +212,7 @@ impl<'a> Record<'a> {
 }
 
 /// Decodes a whole record into its header and any deserializable state, checking the state
-/// version (the unit tests' view of the format; actors go through [`decode_state`]).
+/// version (the unit tests' view of the format; actors go through `Actor`'s `decode`).
 #[cfg(test)]
 pub(crate) fn decode<S: DeserializeOwned>(
     record: &[u8],

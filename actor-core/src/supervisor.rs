@@ -1,33 +1,28 @@
-//! The actor's task: mailbox → action → encode → hand to the writer → hold the reply until
-//! durable → release. Also hooks, panic recovery and the restart policy, destruction and sleep.
+//! The actor's task: mailbox → turn (action, hook, stored action) → hand to the writer →
+//! hold the outcome until durable → release. Also panic recovery and the restart policy,
+//! destruction, sleep, and cancellation at the shutdown deadline.
 
 use std::collections::VecDeque;
 use std::convert::Infallible;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{Notify, mpsc, oneshot};
 use tokio::time::Instant;
 use tracing::Instrument;
 
-use crate::actor::{Actor, ReadOutcome};
-use crate::ctx::{Ctx, SubmitError};
-use crate::error::{AskError, EncodeError, StartError, StopReason, StorageError};
-use crate::handle::{ByNameCall, CURRENT, EncodeResult, Envelope, Reply};
+use crate::actor::{Actor, ReadOutcome, Reply};
+use crate::ctx::Ctx;
+use crate::error::{AskError, EncodeError, StartError, StopReason};
+use crate::handle::CURRENT;
+use crate::mailbox::{ByNameCall, EncodeResult, Envelope, StoredCall};
 use crate::panic::{CatchUnwind, message};
 use crate::slot::Slot;
-use crate::snapshot;
-use crate::system::LiveGuard;
-
-/// A reply waiting for the snapshot it observed (`seq`) to become durable.
-struct Held<A: Actor> {
-    seq: u64,
-    tx: oneshot::Sender<Reply<A>>,
-    reply: Reply<A>,
-}
+use crate::turn::{Ack, Op, SubmitError};
 
 /// How a new task begins.
 pub(crate) enum Start {
@@ -43,6 +38,42 @@ enum Exit {
     Sleep,
 }
 
+/// Counts running actor tasks so that shutdown can wait for them.
+#[derive(Debug, Default)]
+pub(crate) struct Live {
+    count: AtomicUsize,
+    idle: Notify,
+}
+
+/// Held by each actor task; dropping it counts the task out.
+#[derive(Debug)]
+pub(crate) struct LiveGuard(Arc<Live>);
+
+impl Live {
+    pub(crate) fn guard(self: &Arc<Self>) -> LiveGuard {
+        self.count.fetch_add(1, Ordering::SeqCst);
+        LiveGuard(Arc::clone(self))
+    }
+
+    /// How many actor tasks run.
+    pub(crate) fn count(&self) -> usize {
+        self.count.load(Ordering::SeqCst)
+    }
+
+    /// Resolves once no task runs (check [`count`](Live::count) after enabling it).
+    pub(crate) fn idle(&self) -> tokio::sync::futures::Notified<'_> {
+        self.idle.notified()
+    }
+}
+
+impl Drop for LiveGuard {
+    fn drop(&mut self) {
+        if self.0.count.fetch_sub(1, Ordering::SeqCst) == 1 {
+            self.0.idle.notify_waiters();
+        }
+    }
+}
+
 /// How a piece of user code (an action, a hook) ended.
 enum Ran<T> {
     Done(T),
@@ -54,16 +85,19 @@ enum Ran<T> {
 /// Runs user code (pinned by the caller, so nothing is moved or allocated) with its panics
 /// caught, and cancels it when the slot is aborted. The abort flag is checked only when the
 /// code waits for something, where the waker is also left with the slot for `abort` to wake.
-struct Guarded<'a, F> {
+struct Guarded<'a, F, A: Actor> {
     future: Pin<&'a mut F>,
-    slot: &'a Slot,
+    slot: &'a Slot<A>,
 }
 
-fn guarded<'a, F: Future>(future: Pin<&'a mut F>, slot: &'a Slot) -> Guarded<'a, F> {
+fn guarded<'a, F: Future, A: Actor>(
+    future: Pin<&'a mut F>,
+    slot: &'a Slot<A>,
+) -> Guarded<'a, F, A> {
     Guarded { future, slot }
 }
 
-impl<F: Future> Future for Guarded<'_, F> {
+impl<F: Future, A: Actor> Future for Guarded<'_, F, A> {
     type Output = Ran<F::Output>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
@@ -108,11 +142,9 @@ enum Hook {
 /// One actor's task. See [`ActorTask::run`].
 pub(crate) struct ActorTask<A: Actor> {
     state: A,
+    /// The actor's context, which owns its turns (see `turn`).
     ctx: Ctx<A>,
     mailbox: mpsc::Receiver<Envelope<A>>,
-    /// Replies in action order, waiting for durability. Sequence numbers never decrease
-    /// along the queue, so releasing is popping from the front.
-    held: VecDeque<Held<A>>,
     /// When recent panics happened, for the restart policy.
     panics: VecDeque<Instant>,
     /// A wait owed after a panic, before the next action.
@@ -121,21 +153,21 @@ pub(crate) struct ActorTask<A: Actor> {
     actions: u64,
     _live: LiveGuard,
     /// Dropped last, when everything above (held replies included) is gone.
-    ended: Ended,
+    ended: Ended<A>,
 }
 
 /// Marks the slot ended when the task is dropped, however it ends, unless it went to sleep.
-struct Ended {
-    slot: Arc<Slot>,
+struct Ended<A: Actor> {
+    slot: Arc<Slot<A>>,
     asleep: bool,
 }
 
-impl Drop for Ended {
+impl<A: Actor> Drop for Ended<A> {
     fn drop(&mut self) {
         if !self.asleep {
             self.slot.mark_ended();
-            if let Some(system) = self.slot.system.upgrade() {
-                system.leave(&self.slot);
+            if let Some(host) = self.slot.host.upgrade() {
+                host.left(&self.slot);
             }
         }
     }
@@ -145,44 +177,48 @@ impl<A: Actor> ActorTask<A> {
     pub(crate) fn new(
         state: A,
         ctx: Ctx<A>,
+        slot: Arc<Slot<A>>,
         mailbox: mpsc::Receiver<Envelope<A>>,
         live: LiveGuard,
     ) -> Self {
-        let ended = Ended {
-            slot: Arc::clone(&ctx.slot),
-            asleep: false,
-        };
         Self {
             state,
             ctx,
             mailbox,
-            held: VecDeque::new(),
             panics: VecDeque::new(),
             backoff: None,
             actions: 0,
             _live: live,
-            ended,
+            ended: Ended {
+                slot,
+                asleep: false,
+            },
         }
+    }
+
+    fn slot(&self) -> &Arc<Slot<A>> {
+        &self.ended.slot
     }
 
     /// The run loop.
     ///
-    /// The cold paths (creation, reloads, sleep, destroy, backoff, shutdown) run in boxed
-    /// futures, so the task an idle actor keeps in memory holds only the hot path.
+    /// The cold paths (creation, reloads, sleep, destroy, backoff, stored actions, calls by
+    /// name, shutdown) run in boxed futures, so the task an idle actor keeps in memory holds
+    /// only the hot path.
     ///
-    /// Ordering: actions run one at a time, in mailbox order. After each action the new state
-    /// is encoded and, if its bytes changed, handed to the writer; the reply joins `held` and
-    /// is released when a commit covering that state (or a later one) is durable. The loop
-    /// does not wait for that commit: it goes on with the next action (output gate, not input
-    /// gate), and each wake-up from the writer releases every reply it covers.
+    /// Ordering: turns run one at a time, in mailbox order. After each turn the new state is
+    /// encoded and, if its bytes changed or it staged writes, handed to the writer; its reply
+    /// and events are held and released when a commit covering that turn (or a later one) is
+    /// durable. The loop does not wait for that commit: it goes on with the next turn (output
+    /// gate, not input gate), and each wake-up from the writer releases everything it covers.
     ///
     /// Draining: a stop request (shutdown) closes the mailbox; actions already in it still
-    /// run. A crash loop or a destroy closes it and fails what is queued. Either way the task
-    /// ends only when every held reply has been released or failed. Sleep happens only with
-    /// nothing held and nothing queued.
+    /// run. A crash loop, a destroy or an abort closes it and fails what is queued. Either
+    /// way the task ends only when everything held has been released or failed. Sleep
+    /// happens only with nothing held and nothing queued.
     pub(crate) fn run(self, start: Start) -> impl Future<Output = ()> + Send {
-        let slot = Arc::clone(&self.ctx.slot);
-        CURRENT.scope(slot, self.main(start))
+        let log = Arc::clone(&self.ctx.turns.log);
+        CURRENT.scope(log, self.main(start))
     }
 
     async fn main(mut self, start: Start) {
@@ -202,13 +238,14 @@ impl<A: Actor> ActorTask<A> {
     /// written, the creator gets the error and nothing is stored.
     async fn begin(&mut self, start: Start) -> Result<(), StopReason> {
         if let Start::Created(created) = start {
-            let actor = self.ctx.slot.path.clone();
+            let actor = self.slot().path().clone();
             let written = match self.create().await {
-                Ran::Done(()) => match self.ctx.submit(&self.state) {
+                Ran::Done(()) => match self.ctx.turns.submit(&self.state) {
                     Ok(_) => self
                         .ctx
-                        .slot
-                        .wait_durable(Some(self.ctx.seq))
+                        .turns
+                        .log
+                        .wait_durable(Some(self.ctx.turns.seq()))
                         .await
                         .map_err(|source| StartError::Commit { actor, source }),
                     Err(SubmitError::Encode(source)) => Err(StartError::Encode { actor, source }),
@@ -224,6 +261,7 @@ impl<A: Actor> ActorTask<A> {
             if failed {
                 return Err(StopReason::NotCreated);
             }
+            self.release();
         }
         self.hook(Hook::Wake).await
     }
@@ -233,7 +271,8 @@ impl<A: Actor> ActorTask<A> {
         let (state, ctx) = (&mut self.state, &mut self.ctx);
         let ran = guarded(std::pin::pin!(state.on_create(ctx)), &self.ended.slot).await;
         if let Ran::Panicked(message) = &ran {
-            tracing::error!(actor = %self.ctx.slot.path, %message, "on_create panicked; the actor is not created");
+            tracing::error!(actor = %self.slot().path(), %message, "on_create panicked; the actor is not created");
+            self.ctx.turns.discard();
         }
         ran
     }
@@ -246,7 +285,7 @@ impl<A: Actor> ActorTask<A> {
         loop {
             let envelope = tokio::select! {
                 biased;
-                () = self.ctx.slot.notify.notified() => {
+                () = self.ctx.turns.log.notify.notified() => {
                     if let Some(reason) = self.settle().await {
                         return Exit::Stop(Some(reason));
                     }
@@ -257,7 +296,7 @@ impl<A: Actor> ActorTask<A> {
                     let period = sleep_after.unwrap_or(Duration::MAX);
                     // Idle for a whole period with nothing held: sleep. Otherwise look again
                     // one period later (so the timer is re-armed once per period, not per action).
-                    if self.actions == actions_at_tick && self.held.is_empty() && Box::pin(self.try_sleep()).await {
+                    if self.actions == actions_at_tick && !self.ctx.turns.holds_anything() && Box::pin(self.try_sleep()).await {
                         return Exit::Sleep;
                     }
                     actions_at_tick = self.actions;
@@ -271,7 +310,7 @@ impl<A: Actor> ActorTask<A> {
             self.actions += 1;
             let stop = match envelope {
                 Envelope::Action { action, reply } => {
-                    let span = tracing::debug_span!("action", actor = %self.ctx.slot.path);
+                    let span = tracing::debug_span!("action", actor = %self.slot().path());
                     self.act(action, reply, ()).instrument(span).await
                 }
                 Envelope::ByName(call) => {
@@ -280,12 +319,16 @@ impl<A: Actor> ActorTask<A> {
                         reply,
                         encode,
                     } = *call;
-                    let span = tracing::debug_span!("action", actor = %self.ctx.slot.path);
+                    let span = tracing::debug_span!("action", actor = %self.slot().path());
                     // Boxed: the typed path's future (the task an idle actor keeps) stays
                     // free of the encoder.
                     Box::pin(self.act(action, Some(reply), encode))
                         .instrument(span)
                         .await
+                }
+                Envelope::Stored(call) => {
+                    let span = tracing::debug_span!("stored", actor = %self.slot().path());
+                    Box::pin(self.act_stored(*call)).instrument(span).await
                 }
                 Envelope::Destroy(done) => Box::pin(self.destroy(done)).await,
             };
@@ -301,9 +344,10 @@ impl<A: Actor> ActorTask<A> {
         }
     }
 
-    /// Runs one action and queues its reply. Returns a reason if the actor must stop.
+    /// Runs one action as a turn and holds its reply. Returns a reason if the actor must
+    /// stop.
     ///
-    /// A call by name brings `encode`, which encodes the result inside the turn: a result it
+    /// A call by name brings `check`, which encodes the result inside the turn: a result it
     /// cannot encode rolls the action back, like an error, so that the caller is never told
     /// "failed" about an applied action.
     async fn act<C: CheckResult<A>>(
@@ -322,7 +366,7 @@ impl<A: Actor> ActorTask<A> {
         let outcome = guarded(std::pin::pin!(run), &self.ended.slot).await;
         let (result, mutated) = match outcome {
             Ran::Done(done) => done,
-            Ran::Panicked(message) => return Box::pin(self.on_panic(reply, message)).await,
+            Ran::Panicked(message) => return Box::pin(self.on_panic(reply, None, message)).await,
             Ran::Aborted => return Some(self.aborted(reply)),
         };
         let encoded = check.check(result.as_ref());
@@ -335,24 +379,17 @@ impl<A: Actor> ActorTask<A> {
                 }
                 Ok(value)
             }
-            Ok(value) => match self.ctx.submit(&self.state) {
-                Ok(changed) => {
-                    if changed {
-                        self.state_changed().await;
-                    }
-                    Ok(value)
+            Ok(value) => match self.end_turn().await {
+                Ok(()) => Ok(value),
+                Err(Failed::Panicked(message)) => {
+                    return Box::pin(self.on_panic(reply, None, message)).await;
                 }
-                Err(SubmitError::Encode(EncodeError::Panicked { message })) => {
-                    let message = format!("the state's Serialize panicked: {message}");
-                    return Box::pin(self.on_panic(reply, message)).await;
-                }
-                Err(error) => {
-                    let error = self.submit_error(error);
-                    if let Some(reason) = Box::pin(self.reload()).await {
-                        self.hold(reply, Err(error));
-                        return Some(reason);
+                Err(Failed::Error(error, stop)) => {
+                    self.hold(reply, Err(error.widen()));
+                    if stop.is_some() {
+                        return stop;
                     }
-                    Err(error)
+                    return None;
                 }
             },
             Err(error) => {
@@ -367,10 +404,104 @@ impl<A: Actor> ActorTask<A> {
         None
     }
 
-    /// Rolls back what a failed action changed (nothing to do if its state encodes to the
-    /// last snapshot's bytes). Returns a reason if the actor must stop.
+    /// A stored action (a fired schedule, a delivered message) as a turn that removes it in
+    /// the same commit. If the action fails (an error, a panic, a state that cannot be
+    /// written), its changes roll back but the removal still commits, alone: it ran once and
+    /// its outcome is final, so it is not run again. `done` learns when that is durable.
+    async fn act_stored(&mut self, call: StoredCall<A>) -> Option<StopReason> {
+        let StoredCall { action, ack, done } = call;
+        if let Ack::Schedule { id } = ack
+            && self.ctx.cancelled.contains(&id)
+        {
+            // Cancelled by an earlier turn after this firing was on its way.
+            let _ = done.send(true);
+            return None;
+        }
+        let (state, ctx) = (&mut self.state, &mut self.ctx);
+        let run = async move {
+            match state.handle_read(action, ctx).await {
+                ReadOutcome::Done(result) => result.is_ok(),
+                ReadOutcome::NeedsWrite(action) => state.handle(action, ctx).await.is_ok(),
+            }
+        };
+        let outcome = guarded(std::pin::pin!(run), &self.ended.slot).await;
+        let stop = match outcome {
+            Ran::Done(true) => {
+                self.ctx.turns.stage(Op::Ack(ack), None);
+                match self.end_turn().await {
+                    Ok(()) => None,
+                    Err(Failed::Panicked(message)) => {
+                        return Box::pin(self.on_panic(None, Some((ack, done)), message)).await;
+                    }
+                    Err(Failed::Error(error, stop)) => {
+                        tracing::warn!(actor = %self.slot().path(), %error, "a stored action's turn could not be written; it is removed");
+                        stop.or(self.ack_alone(ack).await)
+                    }
+                }
+            }
+            Ran::Done(false) => {
+                tracing::warn!(actor = %self.slot().path(), ?ack, "a stored action returned an error; it is removed");
+                match self.undo().await {
+                    Some(reason) => Some(reason),
+                    None => self.ack_alone(ack).await,
+                }
+            }
+            Ran::Panicked(message) => {
+                return Box::pin(self.on_panic(None, Some((ack, done)), message)).await;
+            }
+            Ran::Aborted => {
+                let _ = done.send(false);
+                return Some(self.slot().stop_reason());
+            }
+        };
+        self.ctx.turns.hold(None, Some(done));
+        stop
+    }
+
+    /// A turn that only removes a stored action whose own turn failed.
+    async fn ack_alone(&mut self, ack: Ack) -> Option<StopReason> {
+        self.ctx.turns.discard();
+        self.ctx.turns.stage(Op::Ack(ack), None);
+        match self.end_turn().await {
+            Ok(()) => None,
+            Err(Failed::Panicked(_)) => self.reload().await,
+            Err(Failed::Error(_, stop)) => stop,
+        }
+    }
+
+    /// Ends the running turn: hands its state and staged writes to the writer, and runs
+    /// `on_state_change` if the state changed. On failure the turn is rolled back.
+    async fn end_turn(&mut self) -> Result<(), Failed> {
+        match self.ctx.turns.submit(&self.state) {
+            Ok(changed) => {
+                if changed {
+                    self.state_changed().await;
+                }
+                Ok(())
+            }
+            Err(SubmitError::Encode(EncodeError::Panicked { message })) => Err(Failed::Panicked(
+                format!("the state's Serialize panicked: {message}"),
+            )),
+            Err(error) => {
+                let actor = self.slot().path().clone();
+                let error = match error {
+                    SubmitError::Encode(source) => AskError::Encode { actor, source },
+                    SubmitError::TooLarge { size, limit } => {
+                        AskError::StateTooLarge { actor, size, limit }
+                    }
+                };
+                self.ctx.turns.discard();
+                let stop = Box::pin(self.reload()).await;
+                Err(Failed::Error(error, stop))
+            }
+        }
+    }
+
+    /// Rolls back what a failed action changed (the state, if its bytes differ from the
+    /// last record, and whatever it staged). Returns a reason if the actor must stop.
     async fn undo(&mut self) -> Option<StopReason> {
-        if self.ctx.unchanged(&self.state) {
+        self.ctx.turns.discard();
+        if self.ctx.turns.unchanged(&self.state) {
             return None;
         }
         Box::pin(self.reload()).await
@@ -378,28 +509,20 @@ impl<A: Actor> ActorTask<A> {
 
     /// The running action was cancelled: fails its caller and stops the actor.
     fn aborted(&mut self, reply: Option<oneshot::Sender<Reply<A>>>) -> StopReason {
-        let reason = self.ctx.slot.stop_reason();
-        tracing::warn!(actor = %self.ctx.slot.path, %reason, "action cancelled");
+        let reason = self.slot().stop_reason();
+        tracing::warn!(actor = %self.slot().path(), %reason, "action cancelled");
         if let Some(reply) = reply {
             let _ = reply.send(Err(AskError::Stopped {
-                actor: self.ctx.slot.path.clone(),
+                actor: self.slot().path().clone(),
                 reason: reason.clone(),
             }));
         }
         reason
     }
 
-    fn submit_error(&self, error: SubmitError) -> AskError<A::Error> {
-        let actor = self.ctx.slot.path.clone();
-        match error {
-            SubmitError::Encode(source) => AskError::Encode { actor, source },
-            SubmitError::TooLarge { size, limit } => AskError::StateTooLarge { actor, size, limit },
-        }
-    }
-
-    /// Runs a hook and writes what it changed, like an action. A panic in a hook is logged
-    /// and the state goes back to the last snapshot. Returns a reason if the actor must stop
-    /// (the hook was cancelled by the shutdown deadline).
+    /// Runs a hook as a turn and writes what it changed and staged, like an action. A panic
+    /// in a hook is logged and the state goes back to the last record. Returns a reason if
+    /// the actor must stop (the hook was cancelled by the shutdown deadline).
     async fn hook(&mut self, hook: Hook) -> Result<(), StopReason> {
         let ran = {
             let (state, ctx) = (&mut self.state, &mut self.ctx);
@@ -415,21 +538,24 @@ impl<A: Actor> ActorTask<A> {
         match ran {
             Ran::Done(()) => {}
             Ran::Panicked(message) => {
-                tracing::error!(actor = %self.ctx.slot.path, ?hook, %message, "hook panicked");
+                tracing::error!(actor = %self.slot().path(), ?hook, %message, "hook panicked");
+                self.ctx.turns.discard();
                 return self.restore().map_or(Ok(()), Err);
             }
-            Ran::Aborted => return Err(self.ctx.slot.stop_reason()),
+            Ran::Aborted => return Err(self.slot().stop_reason()),
         }
-        match self.ctx.submit(&self.state) {
+        match self.ctx.turns.submit(&self.state) {
             Ok(true) => self.state_changed().await,
             Ok(false) => {}
             Err(error) => {
-                tracing::error!(actor = %self.ctx.slot.path, ?hook, error = ?error, "state after hook not written");
+                tracing::error!(actor = %self.slot().path(), ?hook, error = ?error, "state after hook not written");
+                self.ctx.turns.discard();
                 if let Some(reason) = self.restore() {
                     return Err(reason);
                 }
             }
         }
+        self.ctx.turns.hold(None, None);
         Ok(())
     }
 
@@ -437,30 +563,26 @@ impl<A: Actor> ActorTask<A> {
         let (state, ctx) = (&self.state, &self.ctx);
         let run = std::pin::pin!(state.on_state_change(ctx));
         if let Ran::Panicked(message) = guarded(run, &self.ended.slot).await {
-            tracing::error!(actor = %self.ctx.slot.path, %message, "on_state_change panicked");
+            tracing::error!(actor = %self.slot().path(), %message, "on_state_change panicked");
         }
     }
 
-    /// Queues a reply behind the current state's snapshot.
+    /// Queues a reply behind the current state's commit.
     fn hold(&mut self, tx: Option<oneshot::Sender<Reply<A>>>, reply: Reply<A>) {
-        if let Some(tx) = tx {
-            self.held.push_back(Held {
-                seq: self.ctx.seq,
-                tx,
-                reply,
-            });
-        }
+        self.ctx.turns.hold(tx.map(|tx| (tx, reply)), None);
     }
 
-    /// A panic: count it, reload the last snapshot, and owe a backoff, or stop.
+    /// A panic: count it, reload the last record, and owe a backoff, or stop. A panicking
+    /// stored action is removed (in a turn of its own), not run again.
     async fn on_panic(
         &mut self,
         reply: Option<oneshot::Sender<Reply<A>>>,
+        stored: Option<(Ack, oneshot::Sender<bool>)>,
         message: String,
     ) -> Option<StopReason> {
-        tracing::error!(actor = %self.ctx.slot.path, %message, "action panicked");
+        tracing::error!(actor = %self.slot().path(), %message, "action panicked");
         let error = AskError::Panicked {
-            actor: self.ctx.slot.path.clone(),
+            actor: self.slot().path().clone(),
             message,
         };
         let policy = A::config().restart;
@@ -474,9 +596,16 @@ impl<A: Actor> ActorTask<A> {
         }
         self.panics.push_back(now);
         let count = u32::try_from(self.panics.len()).unwrap_or(u32::MAX);
-        // The half-mutated state is dropped; the last snapshot handed over (durable, or on
-        // its way and held like any other) takes its place.
-        let reload = self.reload().await;
+        // The half-mutated state and whatever the turn staged are dropped; the last record
+        // handed over (durable, or on its way and held like any other) takes its place.
+        self.ctx.turns.discard();
+        let mut reload = self.reload().await;
+        if let Some((ack, done)) = stored {
+            if reload.is_none() {
+                reload = self.ack_alone(ack).await;
+            }
+            self.ctx.turns.hold(None, Some(done));
+        }
         self.hold(reply, Err(error));
         if reload.is_some() {
             return reload;
@@ -491,7 +620,7 @@ impl<A: Actor> ActorTask<A> {
         None
     }
 
-    /// Replaces the in-memory state with the last snapshot handed over, then runs `on_wake`
+    /// Replaces the in-memory state with the last record handed over, then runs `on_wake`
     /// (ephemeral fields start again from their defaults).
     async fn reload(&mut self) -> Option<StopReason> {
         if let Some(reason) = self.restore() {
@@ -500,9 +629,9 @@ impl<A: Actor> ActorTask<A> {
         self.hook(Hook::Wake).await.err()
     }
 
-    /// The state decoded from the last snapshot, without hooks.
+    /// The state decoded from the last record, without hooks.
     fn restore(&mut self) -> Option<StopReason> {
-        match snapshot::decode_state::<A>(&self.ctx.last) {
+        match crate::actor::decode::<A>(self.ctx.turns.last()) {
             Ok((_, state)) => {
                 self.state = state;
                 None
@@ -511,48 +640,51 @@ impl<A: Actor> ActorTask<A> {
         }
     }
 
-    /// Releases every held reply whose snapshot is durable; after a failed commit, goes back
-    /// to the last durable snapshot and fails the rest. Returns a reason to stop, if any.
+    /// Releases everything whose turn is durable: replies, acknowledgements, events (to the
+    /// subscribers) and posts (to the system's delivery services). Reports a failed commit.
+    fn release(&mut self) -> Option<Arc<crate::StorageError>> {
+        let released = self.ctx.turns.release();
+        if !released.events.is_empty() {
+            self.slot().publish(released.events);
+        }
+        if !released.posts.is_empty()
+            && let Some(host) = self.ctx.host.upgrade()
+        {
+            host.posted(released.posts);
+        }
+        released.failure
+    }
+
+    /// Releases what is durable; after a failed commit, goes back to the last durable record
+    /// and fails the rest. Returns a reason to stop, if any.
     async fn settle(&mut self) -> Option<StopReason> {
-        let status = self.ctx.slot.status();
-        while self.held.front().is_some_and(|h| h.seq <= status.durable) {
-            if let Some(held) = self.held.pop_front() {
-                let _ = held.tx.send(held.reply);
+        if let Some(error) = self.release() {
+            tracing::warn!(actor = %self.slot().path(), %error, "commit failed; back to the last durable state");
+            let actor = self.slot().path().clone();
+            self.ctx.turns.roll_back(|| {
+                Err(AskError::Commit {
+                    actor: actor.clone(),
+                    source: Arc::clone(&error),
+                })
+            });
+            if let Some(reason) = Box::pin(self.reload()).await {
+                return Some(reason);
             }
         }
-        if let Some(error) = status.failure {
-            let reason = Box::pin(self.roll_back(&error)).await;
-            if reason.is_some() {
-                return reason;
-            }
-        }
-        if status.stop_requested {
+        if self.slot().stop_requested() {
             self.mailbox.close();
-            if self.ctx.slot.is_aborted() {
-                return Some(self.ctx.slot.stop_reason());
+            if self.slot().is_aborted() {
+                return Some(self.slot().stop_reason());
             }
         }
         None
     }
 
-    async fn roll_back(&mut self, error: &Arc<StorageError>) -> Option<StopReason> {
-        tracing::warn!(actor = %self.ctx.slot.path, %error, "commit failed; back to the last durable state");
-        let (seq, record) = self.ctx.slot.roll_back();
-        self.ctx.reset_to(seq, record);
-        for held in self.held.drain(..) {
-            let _ = held.tx.send(Err(AskError::Commit {
-                actor: self.ctx.slot.path.clone(),
-                source: Arc::clone(error),
-            }));
-        }
-        self.reload().await
-    }
-
-    /// Waits until every snapshot handed over is durable (or failed and rolled back) and
-    /// every held reply is released or failed.
+    /// Waits until every turn handed over is durable (or failed and rolled back) and
+    /// everything held is released or failed.
     async fn flush(&mut self) -> Option<StopReason> {
-        while !self.held.is_empty() || self.ctx.slot.durable_seq() < self.ctx.seq {
-            self.ctx.slot.notify.notified().await;
+        while self.ctx.turns.holds_anything() {
+            self.ctx.turns.log.notify.notified().await;
             if let Some(reason) = self.settle().await {
                 return Some(reason);
             }
@@ -567,7 +699,7 @@ impl<A: Actor> ActorTask<A> {
         loop {
             tokio::select! {
                 () = &mut until => return,
-                () = self.ctx.slot.notify.notified() => {
+                () = self.ctx.turns.log.notify.notified() => {
                     if self.settle().await.is_some() {
                         return;
                     }
@@ -576,12 +708,13 @@ impl<A: Actor> ActorTask<A> {
         }
     }
 
-    /// `on_destroy`, then the record's deletion once everything before it is durable.
+    /// `on_destroy`, then a turn deleting the actor's record and schedules, once everything
+    /// before it is durable.
     async fn destroy(
         &mut self,
         done: oneshot::Sender<Result<(), AskError<Infallible>>>,
     ) -> Option<StopReason> {
-        let actor = self.ctx.slot.path.clone();
+        let actor = self.slot().path().clone();
         if let Err(reason) = self.hook(Hook::Destroy).await {
             let _ = done.send(Err(AskError::Stopped {
                 actor,
@@ -596,14 +729,8 @@ impl<A: Actor> ActorTask<A> {
             }));
             return Some(reason);
         }
-        let (tx, rx) = oneshot::channel();
-        let deleted = if self.ctx.delete(tx) {
-            rx.await
-                .unwrap_or_else(|_| Err(Arc::new(StorageError::backend("the writer has stopped"))))
-        } else {
-            Err(Arc::new(StorageError::backend("the writer has stopped")))
-        };
-        match deleted {
+        let seq = self.ctx.turns.destroy();
+        match self.ctx.turns.log.wait_durable(Some(seq)).await {
             Ok(()) => {
                 tracing::debug!(%actor, "destroyed");
                 let _ = done.send(Ok(()));
@@ -611,7 +738,8 @@ impl<A: Actor> ActorTask<A> {
             }
             Err(source) => {
                 let _ = done.send(Err(AskError::Commit { actor, source }));
-                None
+                // The failed deletion is rolled back like any failed commit.
+                self.settle().await
             }
         }
     }
@@ -622,11 +750,11 @@ impl<A: Actor> ActorTask<A> {
         if self.hook(Hook::Sleep).await.is_err() || self.flush().await.is_some() {
             return false;
         }
-        self.ctx.slot.set_asleep(true);
+        self.slot().set_asleep(true);
         // A sender checks `asleep` after it sends; checking the mailbox after setting it means
         // one of the two always sees the other.
-        if !self.mailbox.is_empty() || self.ctx.slot.status().stop_requested {
-            self.ctx.slot.set_asleep(false);
+        if !self.mailbox.is_empty() || self.slot().stop_requested() {
+            self.slot().set_asleep(false);
             let _ = self.hook(Hook::Wake).await;
             return false;
         }
@@ -635,34 +763,42 @@ impl<A: Actor> ActorTask<A> {
 
     /// Hands the mailbox to the slot and lets the rest of the task go.
     fn park(mut self) {
-        tracing::debug!(actor = %self.ctx.slot.path, "asleep");
+        tracing::debug!(actor = %self.slot().path(), "asleep");
         self.ended.asleep = true;
-        let slot = Arc::clone(&self.ctx.slot);
-        let system = slot.system.upgrade();
+        let slot = Arc::clone(self.slot());
         let Self { mailbox, .. } = self;
-        slot.park(Box::new(mailbox));
-        if let Some(system) = system {
-            system.leave(&slot);
+        slot.park(mailbox);
+        if let Some(host) = slot.host.upgrade() {
+            host.left(&slot);
         }
     }
 
-    /// Stops taking actions and waits for every held reply to be released or failed.
+    /// Stops taking actions and waits for everything held to be released or failed.
     async fn finish(&mut self, reason: Option<StopReason>) {
         if let Some(reason) = reason {
             if !matches!(reason, StopReason::Destroyed) {
-                tracing::warn!(actor = %self.ctx.slot.path, %reason, "actor stopped");
+                tracing::warn!(actor = %self.slot().path(), %reason, "actor stopped");
             }
-            self.ctx.slot.request_stop(reason.clone());
+            self.slot().request_stop(reason.clone());
             self.mailbox.close();
             while let Ok(envelope) = self.mailbox.try_recv() {
                 let _ = envelope.fail(|| AskError::Stopped {
-                    actor: self.ctx.slot.path.clone(),
+                    actor: self.slot().path().clone(),
                     reason: reason.clone(),
                 });
             }
         }
-        // The state could not be reloaded after a failed commit: `settle` already failed the
-        // held replies, so there is nothing more to wait for.
+        // The state could not be reloaded after a failed commit: `settle` already failed
+        // what was held, so there is nothing more to wait for.
         let _ = self.flush().await;
     }
+}
+
+/// Why a turn could not be ended.
+enum Failed {
+    /// The state's `Serialize` panicked (handled like a panicking action).
+    Panicked(String),
+    /// The state could not be written; the turn was rolled back (and the actor must stop if
+    /// the reason is given).
+    Error(AskError<Infallible>, Option<StopReason>),
 }

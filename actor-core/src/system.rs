@@ -1,31 +1,44 @@
-//! [`System`]: opens storage, starts the writer, finds or starts actors by type and key.
+//! [`System`]: the public entry. Opens storage, starts the writer and the delivery services,
+//! finds or starts actors by type and key, wakes sleeping ones, and shuts down within a
+//! deadline.
+//!
+//! The modules below reach the system only through the traits they define: `Host` (what a
+//! context needs), `Wake` (what a slot needs), `Deliverers` (what the delivery services need);
+//! [`SystemInner`] implements them all, and `Ctx::system` is implemented here.
 
+use std::any::Any;
 use std::fmt;
+use std::marker::PhantomData;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
-use std::thread::JoinHandle;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use std::time::Duration;
 
-use tokio::sync::{Notify, mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 use uuid::Uuid;
 
 use crate::actor::Actor;
 use crate::ctx::Ctx;
-use crate::error::{AskError, OpenError, StartError, StopReason, StorageError};
-use crate::error::{BindingError, KvError};
-use crate::handle::{Envelope, Handle, Refused};
+use crate::deliver::{Deliver, Delivered, Deliverers};
+use crate::error::{
+    AskError, BindingError, KvError, OpenError, StartError, StopReason, StorageError,
+};
+use crate::handle::Handle;
+use crate::host::Host;
 use crate::key::{ActorKey, ActorPath};
 use crate::kv::{Bindings, Env, KvStore};
 use crate::limits::MAX_ACTOR_KEY_BYTES;
+use crate::mailbox::{Envelope, Refused, StoredCall};
 use crate::memory::Trimmer;
+use crate::outbox::Outbox;
 use crate::registry::{ActorCell, Registry};
-use crate::slot::Slot;
-use crate::snapshot;
+use crate::schedule::{Clock, Timer};
+use crate::slot::{BoxFuture, Restarted, Slot, Wake};
 use crate::storage::{FileClaim, RedbOptions, RedbStorage, Storage};
-use crate::supervisor::{ActorTask, Start};
-use crate::writer::{Request, WriterHandle};
+use crate::store::Store;
+use crate::supervisor::{ActorTask, Live, Start};
+use crate::turn::{Ack, Posted, TurnLog, Turns};
 
 /// A running set of durable actors over one storage (by default, one redb file).
 ///
@@ -49,20 +62,16 @@ impl fmt::Debug for System {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("System")
             .field("path", &self.inner.path)
-            .field(
-                "live_actors",
-                &self.inner.live.count.load(Ordering::Relaxed),
-            )
+            .field("live_actors", &self.inner.live.count())
             .finish_non_exhaustive()
     }
 }
 
+/// What every clone of a [`System`] shares.
 pub(crate) struct SystemInner {
     path: Option<PathBuf>,
-    // Behind a lock only so that `shutdown` can drop it and release the file.
-    storage: RwLock<Option<Arc<dyn Storage>>>,
-    pub(crate) writer: WriterHandle,
-    writer_thread: Mutex<Option<JoinHandle<()>>>,
+    /// The storage, the writer thread, and the ids of schedules and messages.
+    store: Arc<Store>,
     /// The actors known to the system, and which type owns each actor name. A std mutex:
     /// every critical section is map work, never held across an await.
     registry: Mutex<Registry>,
@@ -77,42 +86,27 @@ pub(crate) struct SystemInner {
     /// The file this system opened, so that dropping the system without `shutdown` lets a
     /// new `open` in this process wait for the file's release instead of failing.
     claim: Option<Arc<FileClaim>>,
+    /// The time schedules are due against.
+    clock: Arc<Clock>,
+    /// Fires schedules.
+    timer: Arc<Timer>,
+    /// Delivers outbox messages.
+    outbox: Arc<Outbox>,
+    /// This system itself, for the trait methods that get only `&self`.
+    myself: Weak<SystemInner>,
 }
 
 impl Drop for SystemInner {
     fn drop(&mut self) {
+        self.timer.stop();
+        self.outbox.stop();
         if let Some(claim) = &self.claim {
             claim.releasing();
         }
     }
 }
 
-/// Counts running actor tasks so that shutdown can wait for them.
-#[derive(Debug, Default)]
-pub(crate) struct Live {
-    count: AtomicUsize,
-    idle: Notify,
-}
-
-/// Held by each actor task; dropping it counts the task out.
-#[derive(Debug)]
-pub(crate) struct LiveGuard(Arc<Live>);
-
-impl Live {
-    fn guard(self: &Arc<Self>) -> LiveGuard {
-        self.count.fetch_add(1, Ordering::SeqCst);
-        LiveGuard(Arc::clone(self))
-    }
-}
-
-impl Drop for LiveGuard {
-    fn drop(&mut self) {
-        if self.0.count.fetch_sub(1, Ordering::SeqCst) == 1 {
-            self.0.idle.notify_waiters();
-        }
-    }
-}
-
+/// How [`System::start`] finds or makes an actor.
 pub(crate) enum Mode<I> {
     Get,
     Create(I),
@@ -135,15 +129,11 @@ impl System {
         SystemBuilder::default()
     }
 
-    pub(crate) fn from_inner(inner: Arc<SystemInner>) -> Self {
-        Self { inner }
-    }
-
     /// The key-value store with id `store` (it exists once it has an entry). A store id is
     /// 1 to [`MAX_STORE_NAME_BYTES`](crate::MAX_STORE_NAME_BYTES) bytes.
     pub fn kv(&self, store: &str) -> Result<KvStore, KvError> {
         crate::kv::check_store_name(store)?;
-        Ok(KvStore::new(store, Arc::clone(&self.inner)))
+        Ok(KvStore::new(store, Arc::clone(&self.inner.store)))
     }
 
     /// The key-value store bound to the binding `name` (e.g. `"STATE"`) in the config.
@@ -182,7 +172,7 @@ impl System {
     /// monitoring. Sleeping actors whose handles were all dropped are in neither.
     pub fn stats(&self) -> SystemStats {
         SystemStats {
-            awake: self.inner.live.count.load(Ordering::Relaxed),
+            awake: self.inner.live.count(),
             registered: self.inner.registry().len(),
         }
     }
@@ -190,6 +180,21 @@ impl System {
     /// The database file, if the system runs on one.
     pub fn path(&self) -> Option<&Path> {
         self.inner.path.as_deref()
+    }
+
+    /// Declares the actor type `A`, so that its schedules fire and messages to it are
+    /// delivered even before anything uses it in this run (after a restart, say). Using a
+    /// type (`get`, `get_or_create`, `create`) declares it too. Fails if another type already
+    /// uses `A`'s name.
+    pub fn register<A: Actor>(&self) -> Result<(), StartError> {
+        let known = self
+            .inner
+            .registry()
+            .claim_name::<A>(|| self.deliverer::<A>())?;
+        if known {
+            self.inner.known(A::NAME);
+        }
+        Ok(())
     }
 
     /// The actor `A` at `key`, created with [`Actor::create_state`] and `A::Input::default()`
@@ -279,12 +284,27 @@ impl System {
         Ok(handle.clone())
     }
 
-    /// The registry cell for `path`.
+    /// The registry cell for `path` (declaring `A` if it is new).
     fn cell<A: Actor>(&self, path: &ActorPath) -> Result<ActorCell<A>, StartError> {
         if self.inner.closed.load(Ordering::SeqCst) {
             return Err(StartError::Shutdown);
         }
-        self.inner.registry().cell::<A>(path)
+        let (cell, known) = self
+            .inner
+            .registry()
+            .cell::<A>(path, || self.deliverer::<A>())?;
+        if known {
+            self.inner.known(A::NAME);
+        }
+        Ok(cell)
+    }
+
+    /// How the delivery services hand stored actions to actors of type `A`.
+    fn deliverer<A: Actor>(&self) -> Arc<dyn Deliver> {
+        Arc::new(Deliverer::<A> {
+            system: Arc::downgrade(&self.inner),
+            _actor: PhantomData,
+        })
     }
 
     /// Loads or creates the actor's state and starts its task.
@@ -293,7 +313,7 @@ impl System {
         path: ActorPath,
         mode: Mode<A::Input>,
     ) -> Result<Handle<A>, StartError> {
-        let storage = self.inner.storage().ok_or(StartError::Shutdown)?;
+        let storage = self.inner.store.storage().ok_or(StartError::Shutdown)?;
         let loaded = storage
             .load(path.kind, path.key.as_str())
             .map_err(|source| StartError::Load {
@@ -303,12 +323,12 @@ impl System {
         let (id, state, record, created) = match (loaded, mode) {
             (Some(_), Mode::Create(_)) => return Err(StartError::AlreadyExists(path)),
             (Some(record), Mode::Get | Mode::GetOrCreate(_)) => {
-                let (header, state) =
-                    snapshot::decode_state::<A>(&record).map_err(|source| StartError::Decode {
+                let (id, state) =
+                    crate::actor::decode::<A>(&record).map_err(|source| StartError::Decode {
                         actor: path.clone(),
                         source,
                     })?;
-                (header.id, state, Arc::new(record), false)
+                (id, state, Arc::new(record), false)
             }
             (None, Mode::Get) => return Err(StartError::NotFound(path)),
             (None, Mode::Create(input) | Mode::GetOrCreate(input)) => {
@@ -322,126 +342,19 @@ impl System {
                 (Uuid::new_v4(), state, Arc::new(Vec::new()), true)
             }
         };
-        let slot = Arc::new(Slot::new(
-            path,
-            id,
-            Arc::clone(&record),
-            Arc::downgrade(&self.inner),
-        ));
+        let log = Arc::new(TurnLog::new(path, id, Arc::clone(&record)));
+        let host: Weak<dyn Wake<A>> = Arc::downgrade(&self.inner) as Weak<dyn Wake<A>>;
+        let slot = Arc::new(Slot::new(log, host));
         let (tx, rx) = mpsc::channel(A::config().mailbox_capacity.max(1));
         if created {
             let (done, wait) = oneshot::channel();
-            self.launch(state, &slot, record, rx, Start::Created(done));
+            self.inner
+                .launch(state, &slot, record, rx, Start::Created(done));
             wait.await.unwrap_or(Err(StartError::Shutdown))?;
         } else {
-            self.launch(state, &slot, record, rx, Start::Loaded);
+            self.inner.launch(state, &slot, record, rx, Start::Loaded);
         }
         Ok(Handle { tx, slot })
-    }
-
-    /// Starts an actor's task on `slot`, with `state` decoded from `record`.
-    fn launch<A: Actor>(
-        &self,
-        state: A,
-        slot: &Arc<Slot>,
-        record: Arc<Vec<u8>>,
-        mailbox: mpsc::Receiver<Envelope<A>>,
-        start: Start,
-    ) {
-        let ctx = Ctx::new(
-            Arc::clone(slot),
-            Arc::downgrade(&self.inner),
-            self.inner.writer.clone(),
-            record,
-        );
-        let task = ActorTask::new(state, ctx, mailbox, self.inner.live.guard());
-        tokio::spawn(task.run(start));
-        // A shutdown that began while this actor was starting may not have seen it.
-        if self.inner.closed.load(Ordering::SeqCst) {
-            slot.request_stop(StopReason::Shutdown);
-        }
-    }
-
-    /// Wakes the sleeping actor behind `handle`: reads its record and starts a task on its
-    /// parked mailbox.
-    ///
-    /// If the read fails, the actor stays asleep (the next call tries again) and the callers
-    /// queued in its mailbox get [`AskError::Unavailable`]; queued `tell`s stay queued for
-    /// the next wake. If the actor cannot run at all (the system is shut down, its record is
-    /// gone or no longer decodes), it is stopped with the reason.
-    pub(crate) async fn wake<A: Actor>(&self, handle: &Handle<A>) -> Result<(), Refused> {
-        let slot = &handle.slot;
-        loop {
-            if !slot.is_asleep() {
-                return Ok(());
-            }
-            let Some(parked) = slot.unpark() else {
-                // The actor is still on its way to sleep: wait until its mailbox is parked.
-                slot.wait_parked().await;
-                continue;
-            };
-            let Ok(mailbox) = parked.downcast::<mpsc::Receiver<Envelope<A>>>() else {
-                return Err(Refused::Stopped);
-            };
-            let mut mailbox = *mailbox;
-            let loaded = match self.inner.storage() {
-                Some(_) if self.inner.closed.load(Ordering::SeqCst) => Err(StopReason::Shutdown),
-                None => Err(StopReason::Shutdown),
-                Some(storage) => match storage.load(slot.path.kind, slot.path.key.as_str()) {
-                    Ok(Some(record)) => snapshot::decode_state::<A>(&record)
-                        .map(|(_, state)| (state, Arc::new(record)))
-                        .map_err(|e| StopReason::Reload(Arc::new(e))),
-                    Ok(None) => Err(StopReason::Destroyed),
-                    Err(error) => {
-                        tracing::warn!(actor = %slot.path, %error, "cannot wake: the read failed; it stays asleep");
-                        let error = Arc::new(error);
-                        Self::refuse_queued(handle, &mut mailbox, &error);
-                        slot.park(Box::new(mailbox));
-                        return Err(Refused::Unavailable(error));
-                    }
-                },
-            };
-            return match loaded {
-                Ok((state, record)) => {
-                    slot.set_durable_record(Arc::clone(&record));
-                    slot.set_asleep(false);
-                    self.launch(state, slot, record, mailbox, Start::Loaded);
-                    Ok(())
-                }
-                Err(reason) => {
-                    tracing::warn!(actor = %slot.path, %reason, "actor cannot wake");
-                    slot.request_stop(reason);
-                    mailbox.close();
-                    slot.set_asleep(false);
-                    slot.mark_ended();
-                    Err(Refused::Stopped)
-                }
-            };
-        }
-    }
-
-    /// After a failed wake: fails every queued call with `Unavailable` and queues the
-    /// `tell`s again, in their order, for the next wake.
-    fn refuse_queued<A: Actor>(
-        handle: &Handle<A>,
-        mailbox: &mut mpsc::Receiver<Envelope<A>>,
-        error: &Arc<StorageError>,
-    ) {
-        let mut tells = Vec::new();
-        while let Ok(envelope) = mailbox.try_recv() {
-            let unavailable = || AskError::Unavailable {
-                actor: handle.slot.path.clone(),
-                source: Arc::clone(error),
-            };
-            if let Some(tell) = envelope.fail(unavailable) {
-                tells.push(tell);
-            }
-        }
-        for tell in tells {
-            if handle.tx.try_send(tell).is_err() {
-                tracing::warn!(actor = %handle.slot.path, "a queued tell was dropped: the mailbox filled up while the actor could not wake");
-            }
-        }
     }
 
     /// Stops every actor and closes the storage.
@@ -451,24 +364,24 @@ impl System {
     /// shutdown deadline passes ([`SystemBuilder::shutdown_timeout`], 10 s by default) is
     /// cancelled: its caller, and the callers queued behind it, get
     /// [`StopReason::Aborted`], and nothing it changed is written. What was acknowledged
-    /// before stays durable. Returns when every actor has stopped (or, for a task that does
-    /// not yield even to cancellation, one more second after the deadline), the writer has
-    /// committed what was pending, and the file is closed (so it can be opened again, by this
-    /// process or another).
+    /// before stays durable. Schedules and messages not yet delivered stay stored, for the
+    /// next run. Returns when every actor has stopped (or, for a task that does not yield
+    /// even to cancellation, one more second after the deadline), the writer has committed
+    /// what was pending, and the file is closed (so it can be opened again, by this process
+    /// or another).
     pub async fn shutdown(&self) {
         let inner = &self.inner;
         inner.closed.store(true, Ordering::SeqCst);
+        inner.timer.stop();
+        inner.outbox.stop();
         let deadline = Instant::now() + inner.shutdown_timeout;
         let mut given_up: Option<Instant> = None;
         loop {
-            let idle = inner.live.idle.notified();
+            let idle = inner.live.idle();
             tokio::pin!(idle);
             idle.as_mut().enable();
-            let slots = inner.registry().slots();
-            for slot in &slots {
-                slot.request_stop(StopReason::Shutdown);
-            }
-            if inner.live.count.load(Ordering::SeqCst) == 0 {
+            inner.registry().stop_all(&StopReason::Shutdown, false);
+            if inner.live.count() == 0 {
                 break;
             }
             let now = Instant::now();
@@ -477,17 +390,17 @@ impl System {
                     let after = inner.shutdown_timeout;
                     tracing::warn!(
                         ?after,
-                        awake = inner.live.count.load(Ordering::SeqCst),
+                        awake = inner.live.count(),
                         "shutdown deadline passed; cancelling running actions"
                     );
-                    for slot in &slots {
-                        slot.abort(StopReason::Aborted { after });
-                    }
+                    inner
+                        .registry()
+                        .stop_all(&StopReason::Aborted { after }, true);
                     given_up = Some(now + Duration::from_secs(1));
                 }
                 Some(last) if now >= last => {
                     tracing::error!(
-                        awake = inner.live.count.load(Ordering::SeqCst),
+                        awake = inner.live.count(),
                         "actors did not stop even when cancelled (an action that never yields?); closing the storage without them"
                     );
                     break;
@@ -499,41 +412,256 @@ impl System {
             let _ = tokio::time::timeout(Duration::from_millis(50), idle).await;
         }
         inner.registry().clear();
-        let _ = inner.writer.send(Request::Stop);
-        let thread = inner
-            .writer_thread
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take();
-        if let Some(thread) = thread {
-            let _ = tokio::task::spawn_blocking(move || thread.join()).await;
-        }
-        inner
-            .storage
-            .write()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take();
+        inner.store.close().await;
+    }
+}
+
+/// `Ctx::system` lives here, beside [`System`], so that the context need not depend on this
+/// module.
+impl<A: Actor> Ctx<A> {
+    /// The system this actor runs in, to reach other actors and key-value stores; `None`
+    /// once it is shut down.
+    ///
+    /// Calls from an action to another actor wait until this actor's turns handed over so
+    /// far are durable. Changes made earlier in the *current* action are handed over only
+    /// when it ends, or by [`save_state`](Ctx::save_state): call it first when the call out
+    /// depends on them. (Or use [`send`](Ctx::send), which commits with the turn.)
+    pub fn system(&self) -> Option<System> {
+        let host = self.host.upgrade()?;
+        host.as_any()
+            .downcast::<SystemInner>()
+            .ok()
+            .map(|inner| System { inner })
     }
 }
 
 impl SystemInner {
-    /// An actor that fell asleep or stopped leaves the registry when nothing outside it holds
-    /// a handle: then nothing of it stays in memory. Otherwise a sleeping actor's parked
-    /// mailbox waits for the next call (and a stopped one's handles report why it stopped).
-    pub(crate) fn leave(&self, slot: &Arc<Slot>) {
-        self.registry().leave(slot);
-        self.trimmer.released();
-    }
-
     fn registry(&self) -> MutexGuard<'_, Registry> {
         self.registry.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    pub(crate) fn storage(&self) -> Option<Arc<dyn Storage>> {
-        self.storage
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
+    /// A new actor type is known: its schedules and messages may go now.
+    fn known(&self, kind: &str) {
+        self.outbox.known(kind);
+        self.timer.poke();
+    }
+
+    /// Starts an actor's task on `slot`, with `state` decoded from `record`.
+    fn launch<A: Actor>(
+        self: &Arc<Self>,
+        state: A,
+        slot: &Arc<Slot<A>>,
+        record: Arc<Vec<u8>>,
+        mailbox: mpsc::Receiver<Envelope<A>>,
+        start: Start,
+    ) {
+        let host: Weak<dyn Host> = Arc::downgrade(self) as Weak<dyn Host>;
+        let turns = Turns::new(
+            Arc::clone(&slot.log),
+            self.store.writer().clone(),
+            record,
+            A::STATE_VERSION,
+            A::config().max_state_bytes,
+        );
+        let ctx = Ctx::new(turns, host);
+        let task = ActorTask::new(state, ctx, Arc::clone(slot), mailbox, self.live.guard());
+        tokio::spawn(task.run(start));
+        // A shutdown that began while this actor was starting may not have seen it.
+        if self.closed.load(Ordering::SeqCst) {
+            slot.request_stop(StopReason::Shutdown);
+        }
+    }
+
+    /// Wakes the sleeping actor of `slot`: reads its record and starts a task on its
+    /// parked mailbox.
+    ///
+    /// If the read fails, the actor stays asleep (the next call tries again) and the callers
+    /// queued in its mailbox get [`AskError::Unavailable`]; queued `tell`s stay queued for
+    /// the next wake. If the actor cannot run at all (the system is shut down, its record is
+    /// gone or no longer decodes), it is stopped with the reason.
+    async fn wake_actor<A: Actor>(
+        self: &Arc<Self>,
+        slot: &Arc<Slot<A>>,
+        tx: &mpsc::Sender<Envelope<A>>,
+    ) -> Result<(), Refused> {
+        loop {
+            if !slot.is_asleep() {
+                return Ok(());
+            }
+            let Some(mut mailbox) = slot.unpark() else {
+                // The actor is still on its way to sleep: wait until its mailbox is parked.
+                slot.wait_parked().await;
+                continue;
+            };
+            let loaded = match self.store.storage() {
+                Some(_) if self.closed.load(Ordering::SeqCst) => Err(StopReason::Shutdown),
+                None => Err(StopReason::Shutdown),
+                Some(storage) => match storage.load(slot.path().kind, slot.path().key.as_str()) {
+                    Ok(Some(record)) => crate::actor::decode::<A>(&record)
+                        .map(|(_, state)| (state, Arc::new(record)))
+                        .map_err(|e| StopReason::Reload(Arc::new(e))),
+                    Ok(None) => Err(StopReason::Destroyed),
+                    Err(error) => {
+                        tracing::warn!(actor = %slot.path(), %error, "cannot wake: the read failed; it stays asleep");
+                        let error = Arc::new(error);
+                        refuse_queued(slot, tx, &mut mailbox, &error);
+                        slot.park(mailbox);
+                        return Err(Refused::Unavailable(error));
+                    }
+                },
+            };
+            return match loaded {
+                Ok((state, record)) => {
+                    slot.log.set_durable_record(Arc::clone(&record));
+                    slot.set_asleep(false);
+                    self.launch(state, slot, record, mailbox, Start::Loaded);
+                    Ok(())
+                }
+                Err(reason) => {
+                    tracing::warn!(actor = %slot.path(), %reason, "actor cannot wake");
+                    slot.request_stop(reason);
+                    mailbox.close();
+                    slot.set_asleep(false);
+                    slot.mark_ended();
+                    Err(Refused::Stopped)
+                }
+            };
+        }
+    }
+}
+
+/// After a failed wake: fails every queued call with `Unavailable` and queues the `tell`s
+/// again, in their order, for the next wake.
+fn refuse_queued<A: Actor>(
+    slot: &Slot<A>,
+    tx: &mpsc::Sender<Envelope<A>>,
+    mailbox: &mut mpsc::Receiver<Envelope<A>>,
+    error: &Arc<StorageError>,
+) {
+    let mut tells = Vec::new();
+    while let Ok(envelope) = mailbox.try_recv() {
+        let unavailable = || AskError::Unavailable {
+            actor: slot.path().clone(),
+            source: Arc::clone(error),
+        };
+        if let Some(tell) = envelope.fail(unavailable) {
+            tells.push(tell);
+        }
+    }
+    for tell in tells {
+        if tx.try_send(tell).is_err() {
+            tracing::warn!(actor = %slot.path(), "a queued tell was dropped: the mailbox filled up while the actor could not wake");
+        }
+    }
+}
+
+impl Host for SystemInner {
+    fn as_any(self: Arc<Self>) -> Arc<dyn Any + Send + Sync> {
+        self
+    }
+
+    fn now_ms(&self) -> u64 {
+        self.clock.now_ms()
+    }
+
+    fn next_id(&self) -> Result<u64, StorageError> {
+        self.store.next_id()
+    }
+
+    fn posted(&self, posts: Vec<Posted>) {
+        for post in posts {
+            match post {
+                Posted::Message(message) => self.outbox.posted(message),
+                Posted::Schedule { due_ms } => self.timer.armed(due_ms),
+            }
+        }
+    }
+}
+
+impl<A: Actor> Wake<A> for SystemInner {
+    fn wake<'a>(
+        &'a self,
+        slot: &'a Arc<Slot<A>>,
+        tx: &'a mpsc::Sender<Envelope<A>>,
+    ) -> BoxFuture<'a, Result<(), Refused>> {
+        Box::pin(async move {
+            match self.me() {
+                Some(me) => me.wake_actor(slot, tx).await,
+                None => Err(Refused::Stopped),
+            }
+        })
+    }
+
+    fn restart<'a>(&'a self, key: &'a ActorKey) -> BoxFuture<'a, Restarted<A>> {
+        Box::pin(async move {
+            let system = System { inner: self.me()? };
+            let handle = system.get::<A>(key.clone()).await.ok()?;
+            Some((handle.tx, handle.slot))
+        })
+    }
+
+    fn left(&self, slot: &Arc<Slot<A>>) {
+        self.registry().leave(slot);
+        self.trimmer.released();
+    }
+}
+
+impl Deliverers for SystemInner {
+    fn deliverer(&self, kind: &str) -> Option<Arc<dyn Deliver>> {
+        self.registry().deliverer(kind)
+    }
+}
+
+impl SystemInner {
+    /// This system as an `Arc` (it is always behind one; `None` only while it is dropped).
+    fn me(&self) -> Option<Arc<Self>> {
+        self.myself.upgrade()
+    }
+}
+
+/// Hands stored actions to actors of type `A`.
+struct Deliverer<A> {
+    system: Weak<SystemInner>,
+    _actor: PhantomData<fn() -> A>,
+}
+
+impl<A: Actor> Deliver for Deliverer<A> {
+    fn deliver(&self, key: ActorKey, action: Arc<[u8]>, ack: Ack) -> BoxFuture<'static, Delivered> {
+        let system = self.system.clone();
+        Box::pin(async move {
+            let Some(inner) = system.upgrade() else {
+                return Delivered::Retry;
+            };
+            let system = System { inner };
+            let action = match A::decode_action(&action) {
+                Ok(action) => action,
+                Err(error) => {
+                    return Delivered::Gone(format!("the action does not decode: {error}"));
+                }
+            };
+            let handle = match system.get::<A>(key).await {
+                Ok(handle) => handle,
+                Err(StartError::NotFound(actor)) => {
+                    return Delivered::Gone(format!("{actor} does not exist"));
+                }
+                Err(error) => {
+                    tracing::debug!(%error, "a stored action waits: its actor cannot start now");
+                    return Delivered::Retry;
+                }
+            };
+            let (done, applied) = oneshot::channel();
+            if handle
+                .deliver_stored(StoredCall { action, ack, done })
+                .await
+                .is_err()
+            {
+                return Delivered::Retry;
+            }
+            match applied.await {
+                Ok(true) => Delivered::Done,
+                _ => Delivered::Retry,
+            }
+        })
     }
 }
 
@@ -547,6 +675,9 @@ pub struct SystemStats {
     pub registered: usize,
 }
 
+/// A way to declare an actor type when the system opens ([`SystemBuilder::actor`]).
+type Declare = Box<dyn FnOnce(&System) -> Result<(), StartError> + Send>;
+
 /// Options for opening a [`System`].
 pub struct SystemBuilder {
     path: Option<PathBuf>,
@@ -555,6 +686,7 @@ pub struct SystemBuilder {
     bindings: Bindings,
     keep_freed_memory: bool,
     shutdown_timeout: Duration,
+    actors: Vec<Declare>,
 }
 
 impl Default for SystemBuilder {
@@ -566,6 +698,7 @@ impl Default for SystemBuilder {
             bindings: Bindings::default(),
             keep_freed_memory: false,
             shutdown_timeout: Duration::from_secs(10),
+            actors: Vec::new(),
         }
     }
 }
@@ -579,6 +712,7 @@ impl fmt::Debug for SystemBuilder {
             .field("bindings", &self.bindings)
             .field("keep_freed_memory", &self.keep_freed_memory)
             .field("shutdown_timeout", &self.shutdown_timeout)
+            .field("actors", &self.actors.len())
             .finish()
     }
 }
@@ -650,7 +784,16 @@ impl SystemBuilder {
         self
     }
 
-    /// Opens the storage and starts the writer thread.
+    /// Declares the actor type `A` as the system opens, so that its schedules fire and the
+    /// messages sent to it are delivered from the start, before anything uses it (see
+    /// [`System::register`]). Declare every type that has schedules or receives messages.
+    #[must_use]
+    pub fn actor<A: Actor>(mut self) -> Self {
+        self.actors.push(Box::new(System::register::<A>));
+        self
+    }
+
+    /// Opens the storage and starts the writer thread and the delivery services.
     ///
     /// If this process dropped a `System` on the same file without calling
     /// [`System::shutdown`], the file stays open until that system's actors have finished
@@ -670,13 +813,24 @@ impl SystemBuilder {
             }
             (None, None) => return Err(OpenError::NoStorage),
         };
-        let (writer, thread) = WriterHandle::start(Arc::clone(&storage))?;
-        Ok(System {
-            inner: Arc::new(SystemInner {
+        let store = {
+            let storage = Arc::clone(&storage);
+            Arc::new(tokio::task::spawn_blocking(move || Store::open(storage)).await??)
+        };
+        let clock = Arc::new(Clock::new());
+        let mut failed = None;
+        let inner = Arc::new_cyclic(|me: &Weak<SystemInner>| {
+            let deliverers: Weak<dyn Deliverers> = me.clone() as Weak<dyn Deliverers>;
+            let outbox = match Outbox::open(Arc::clone(&store), deliverers.clone()) {
+                Ok(outbox) => outbox,
+                Err(error) => {
+                    failed = Some(error);
+                    Outbox::empty(Arc::clone(&store), deliverers.clone())
+                }
+            };
+            SystemInner {
                 path: self.path,
-                storage: RwLock::new(Some(storage)),
-                writer,
-                writer_thread: Mutex::new(Some(thread)),
+                store: Arc::clone(&store),
                 registry: Mutex::new(Registry::default()),
                 live: Arc::new(Live::default()),
                 closed: AtomicBool::new(false),
@@ -684,7 +838,24 @@ impl SystemBuilder {
                 trimmer: Arc::new(Trimmer::new(!self.keep_freed_memory)),
                 shutdown_timeout: self.shutdown_timeout,
                 claim,
-            }),
-        })
+                timer: Timer::start(Arc::clone(&store), Arc::clone(&clock), deliverers),
+                clock,
+                outbox,
+                myself: me.clone(),
+            }
+        });
+        let system = System { inner };
+        if let Some(error) = failed {
+            system.shutdown().await;
+            return Err(OpenError::Outbox(error));
+        }
+        for declare in self.actors {
+            if let Err(error) = declare(&system) {
+                system.shutdown().await;
+                return Err(OpenError::Declare(error));
+            }
+        }
+        system.inner.outbox.resume();
+        Ok(system)
     }
 }

@@ -13,6 +13,7 @@ pub(crate) struct ActorOptions {
     pub(crate) name: Option<LitStr>,
     pub(crate) create_state: Option<Path>,
     pub(crate) input: Option<Type>,
+    pub(crate) event: Option<Type>,
     pub(crate) state_version: Option<LitInt>,
     pub(crate) migrate: Option<Path>,
     pub(crate) mailbox_capacity: Option<Expr>,
@@ -31,8 +32,8 @@ pub(crate) struct RestartOptions {
     pub(crate) max_backoff_ms: Option<Expr>,
 }
 
-const ACTOR_KEYS: &str = "`name`, `create_state`, `input`, `state_version`, `migrate`, \
-     `mailbox_capacity`, `max_state_bytes`, `sleep_after_ms`, `never_sleep`, `restart`";
+const ACTOR_KEYS: &str = "`name`, `create_state`, `input`, `event`, `state_version`, \
+     `migrate`, `mailbox_capacity`, `max_state_bytes`, `sleep_after_ms`, `never_sleep`, `restart`";
 const RESTART_KEYS: &str = "`max_restarts`, `window_ms`, `initial_backoff_ms`, `max_backoff_ms`";
 
 /// Collects every `#[actor(...)]` attribute into one set of options. Every error goes to
@@ -46,6 +47,7 @@ pub(crate) fn parse(attrs: &[Attribute], errors: &mut Option<syn::Error>) -> Act
                 "name" => store(&mut o.name, value(&meta)?, &meta, errors),
                 "create_state" => store(&mut o.create_state, value(&meta)?, &meta, errors),
                 "input" => store(&mut o.input, value(&meta)?, &meta, errors),
+                "event" => store(&mut o.event, value(&meta)?, &meta, errors),
                 "state_version" => store(&mut o.state_version, value(&meta)?, &meta, errors),
                 "migrate" => store(&mut o.migrate, value(&meta)?, &meta, errors),
                 "mailbox_capacity" => store(&mut o.mailbox_capacity, value(&meta)?, &meta, errors),

@@ -48,6 +48,10 @@ fn actor_meta(input: &DeriveInput, options: &ActorOptions) -> TokenStream {
         .input
         .as_ref()
         .map_or_else(|| quote!(()), |t| quote!(#t));
+    let event_ty = options
+        .event
+        .as_ref()
+        .map_or_else(|| quote!(()), |t| quote!(#t));
     let create_state = match (&options.create_state, &options.input) {
         (Some(path), Some(_)) => quote!(#path(input)),
         (Some(path), None) => quote!({
@@ -109,6 +113,7 @@ fn actor_meta(input: &DeriveInput, options: &ActorOptions) -> TokenStream {
             const NAME: &'static str = #name;
             const STATE_VERSION: u32 = #state_version;
             type Input = #input_ty;
+            type Event = #event_ty;
 
             fn create_state(input: Self::Input) -> Self {
                 #create_state
@@ -332,9 +337,26 @@ fn actor_impl(model: &ActorImpl<'_>) -> TokenStream {
             type Action = #action_enum;
             type Reply = #reply_enum;
             type Error = #error_enum;
+            type Event = <Self as #p::ActorMeta>::Event;
 
             fn create_state(input: Self::Input) -> Self {
                 <Self as #p::ActorMeta>::create_state(input)
+            }
+
+            fn encode_action(
+                action: &#action_enum,
+            ) -> ::core::result::Result<::std::vec::Vec<u8>, #p::EncodeError> {
+                #[allow(unused_imports)]
+                use #p::{EncodeRefused as _, EncodeViaSerde as _};
+                (&#p::Stored(action)).encode_stored(<Self as #p::ActorMeta>::NAME)
+            }
+
+            fn decode_action(
+                bytes: &[u8],
+            ) -> ::core::result::Result<#action_enum, #p::DecodeError> {
+                #[allow(unused_imports)]
+                use #p::{DecodeRefused as _, DecodeViaSerde as _};
+                (&#p::DecodeAs::<#action_enum>::new()).decode_stored(bytes, <Self as #p::ActorMeta>::NAME)
             }
 
             fn config() -> #p::ActorConfig {

@@ -27,12 +27,17 @@ pub(crate) fn actor_meta(
             .input
             .as_ref()
             .map_or_else(|| quote!(()), |t| quote!(#t));
+        let event_ty = options
+            .event
+            .as_ref()
+            .map_or_else(|| quote!(()), |t| quote!(#t));
         out.extend(quote! {
             #[automatically_derived]
             impl ::actor_core::__private::ActorMeta for #ty {
                 const NAME: &'static str = #name;
                 const STATE_VERSION: u32 = 1;
                 type Input = #input_ty;
+                type Event = #event_ty;
 
                 fn create_state(_: Self::Input) -> Self {
                     ::core::unreachable!()
@@ -64,6 +69,7 @@ pub(crate) fn actor(item: &ItemImpl, errors: syn::Error) -> TokenStream {
                 type Action = ::core::convert::Infallible;
                 type Reply = ();
                 type Error = ::core::convert::Infallible;
+                type Event = <Self as #p::ActorMeta>::Event;
 
                 fn create_state(input: Self::Input) -> Self {
                     <Self as #p::ActorMeta>::create_state(input)

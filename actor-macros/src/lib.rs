@@ -44,6 +44,7 @@ use syn::{DeriveInput, ItemImpl, parse_macro_input};
 /// | `name = "Counter"` | the name records are stored under | the type's name |
 /// | `create_state = path` | builds the initial state (from the input, if `input` is set) | `Default::default()` |
 /// | `input = Type` | what `create_state` takes | `()` |
+/// | `event = Type` | what the actor emits with `ctx.emit` (serde `Serialize`) | `()` |
 /// | `state_version = 2` | the state shape's version | `1` |
 /// | `migrate = path` | `fn(StoredState) -> Result<Self, DecodeError>`: builds the state from a record of another version | refuse other versions |
 /// | `mailbox_capacity = 256` | mailbox size | 64 |
@@ -58,6 +59,7 @@ use syn::{DeriveInput, ItemImpl, parse_macro_input};
 ///     const NAME: &'static str = "Counter";                             // name
 ///     const STATE_VERSION: u32 = 1;                                     // state_version
 ///     type Input = ();                                                  // input
+///     type Event = ();                                                  // event
 ///     fn create_state(input: Self::Input) -> Self { Default::default() } // create_state
 ///     fn config() -> ActorConfig { ActorConfig::default() }             // .mailbox_capacity(..), ...
 ///     // with `migrate = path`:
@@ -100,8 +102,10 @@ pub fn derive_actor(input: TokenStream) -> TokenStream {
 ///     type Action = CounterAction;
 ///     type Reply = CounterReply;
 ///     type Error = CounterError;
+///     fn encode_action(..) { /* CBOR, through serde */ }
+///     fn decode_action(..) { /* CBOR, through serde */ }
 ///     async fn handle(..) { /* CounterAction::Increment { by } => self.increment(by) */ }
-///     // NAME, STATE_VERSION, Input, create_state, config, migrate: from #[derive(Actor)];
+///     // NAME, STATE_VERSION, Input, Event, create_state, config, migrate: from #[derive(Actor)];
 ///     // handle_read for the `&self` actions; the hooks
 /// }
 /// pub trait CounterHandle {

@@ -30,6 +30,7 @@ impl Actor for Counter {
     type Action = Action;
     type Reply = u64;
     type Error = Infallible;
+    type Event = ();
 
     fn create_state((): ()) -> Self {
         Self::default()

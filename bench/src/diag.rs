@@ -56,6 +56,26 @@ impl Storage for CountingStorage {
     ) -> std::result::Result<Vec<(String, String)>, StorageError> {
         self.inner.kv_list(store, prefix, after, limit)
     }
+
+    fn schedules(
+        &self,
+        after: Option<(u64, u64)>,
+        limit: usize,
+    ) -> std::result::Result<Vec<actor_core::ScheduleRow>, StorageError> {
+        self.inner.schedules(after, limit)
+    }
+
+    fn messages(
+        &self,
+        after: Option<u64>,
+        limit: usize,
+    ) -> std::result::Result<Vec<actor_core::MessageRow>, StorageError> {
+        self.inner.messages(after, limit)
+    }
+
+    fn next_epoch(&self) -> std::result::Result<u32, StorageError> {
+        self.inner.next_epoch()
+    }
 }
 
 /// The counters at one moment.

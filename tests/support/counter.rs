@@ -59,6 +59,7 @@ impl Actor for Counter {
     type Action = Op;
     type Reply = i64;
     type Error = Refused;
+    type Event = ();
 
     fn create_state(start: i64) -> Self {
         CREATED.fetch_add(1, Ordering::SeqCst);

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
-use actor_core::{RedbOptions, RedbStorage, Storage, StorageError, Write};
+use actor_core::{MessageRow, RedbOptions, RedbStorage, ScheduleRow, Storage, StorageError, Write};
 
 /// One committed write: actor kind, key and record length.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -112,6 +112,22 @@ impl Storage for TestStorage {
         limit: usize,
     ) -> Result<Vec<(String, String)>, StorageError> {
         self.inner.kv_list(store, prefix, after, limit)
+    }
+
+    fn schedules(
+        &self,
+        after: Option<(u64, u64)>,
+        limit: usize,
+    ) -> Result<Vec<ScheduleRow>, StorageError> {
+        self.inner.schedules(after, limit)
+    }
+
+    fn messages(&self, after: Option<u64>, limit: usize) -> Result<Vec<MessageRow>, StorageError> {
+        self.inner.messages(after, limit)
+    }
+
+    fn next_epoch(&self) -> Result<u32, StorageError> {
+        self.inner.next_epoch()
     }
 
     fn commit(&self, batch: &mut [Write<'_>]) -> Result<(), StorageError> {

@@ -14,15 +14,27 @@ use std::time::{Duration, Instant};
 
 use redb::{Database, Durability, ReadableDatabase, ReadableTable, TableDefinition};
 
-use super::{Storage, Write};
+use std::ops::Bound;
+
+use super::{MessageRow, ScheduleRow, Storage, Write};
 use crate::error::{OpenError, StorageError};
 
 const META: TableDefinition<&str, u32> = TableDefinition::new("meta");
 const ACTORS: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("actors");
 const KV: TableDefinition<(&str, &str), &str> = TableDefinition::new("kv");
+/// `(due_ms, id) -> (kind, key, action)`: schedules in the order they fire.
+const SCHEDULES: TableDefinition<(u64, u64), (&str, &str, &[u8])> =
+    TableDefinition::new("schedules");
+/// `(kind, key, id) -> due_ms`: each actor's schedules, to cancel one or delete them all.
+const ACTOR_SCHEDULES: TableDefinition<(&str, &str, u64), u64> =
+    TableDefinition::new("actor_schedules");
+/// `seq -> (from kind, from key, to kind, to key, action)`: messages not yet applied.
+const OUTBOX: TableDefinition<u64, (&str, &str, &str, &str, &[u8])> =
+    TableDefinition::new("outbox");
 
-/// The storage format version this build writes into `meta`.
-pub(crate) const STORAGE_FORMAT: u32 = 1;
+/// The storage format version this build writes into `meta`. Format 1 (no schedules, no
+/// outbox) is upgraded in place when opened.
+pub(crate) const STORAGE_FORMAT: u32 = 2;
 
 /// Options for [`RedbStorage::open`].
 #[derive(Debug, Clone)]
@@ -325,8 +337,8 @@ impl RedbStorage {
         result
     }
 
-    /// Creates the tables and records the format on a new file; on an existing one, returns
-    /// `Some(found)` if its format is newer than this build's.
+    /// Creates the tables and records the format on a new file, or upgrades a format-1 file
+    /// (adding the tables of format 2); on a newer file, returns `Some(found)`.
     fn init(&self) -> Result<Option<u32>, redb::Error> {
         self.with_db(|db| {
             let found = {
@@ -339,8 +351,11 @@ impl RedbStorage {
             };
             match found {
                 Some(found) if found > STORAGE_FORMAT => Ok(Some(found)),
-                Some(_) => Ok(None),
-                None => {
+                Some(STORAGE_FORMAT) => Ok(None),
+                Some(_) | None => {
+                    if let Some(old) = found {
+                        tracing::info!(path = %self.path.display(), from = old, to = STORAGE_FORMAT, "upgrading the storage format");
+                    }
                     let mut txn = db.begin_write()?;
                     txn.set_durability(Durability::Immediate)?;
                     txn.set_quick_repair(self.quick_repair);
@@ -348,12 +363,140 @@ impl RedbStorage {
                         .insert("format_version", STORAGE_FORMAT)?;
                     txn.open_table(ACTORS)?;
                     txn.open_table(KV)?;
+                    txn.open_table(SCHEDULES)?;
+                    txn.open_table(ACTOR_SCHEDULES)?;
+                    txn.open_table(OUTBOX)?;
                     txn.commit()?;
                     Ok(None)
                 }
             }
         })
     }
+}
+
+type ScheduleTable<'t> = redb::Table<'t, (u64, u64), (&'static str, &'static str, &'static [u8])>;
+type OutboxTable<'t> = redb::Table<
+    't,
+    u64,
+    (
+        &'static str,
+        &'static str,
+        &'static str,
+        &'static str,
+        &'static [u8],
+    ),
+>;
+
+/// The tables of one write transaction, each opened the first time a write needs it (most
+/// commits touch only `actors`).
+struct Tables<'t> {
+    txn: &'t redb::WriteTransaction,
+    actors: Option<redb::Table<'t, (&'static str, &'static str), &'static [u8]>>,
+    kv: Option<redb::Table<'t, (&'static str, &'static str), &'static str>>,
+    schedules: Option<ScheduleTable<'t>>,
+    actor_schedules: Option<redb::Table<'t, (&'static str, &'static str, u64), u64>>,
+    outbox: Option<OutboxTable<'t>>,
+}
+
+impl<'t> Tables<'t> {
+    fn new(txn: &'t redb::WriteTransaction) -> Self {
+        Self {
+            txn,
+            actors: None,
+            kv: None,
+            schedules: None,
+            actor_schedules: None,
+            outbox: None,
+        }
+    }
+
+    fn apply(&mut self, write: &mut Write<'_>) -> Result<(), redb::Error> {
+        let txn = self.txn;
+        match write {
+            Write::PutActor { kind, key, record } => {
+                open(&mut self.actors, txn, ACTORS)?.insert((*kind, *key), *record)?;
+            }
+            Write::DeleteActor { kind, key } => {
+                open(&mut self.actors, txn, ACTORS)?.remove((*kind, *key))?;
+                let ids: Vec<(u64, u64)> = {
+                    let index = open(&mut self.actor_schedules, txn, ACTOR_SCHEDULES)?;
+                    let mut ids = Vec::new();
+                    for entry in index.range((*kind, *key, 0)..=(*kind, *key, u64::MAX))? {
+                        let (k, due) = entry?;
+                        ids.push((k.value().2, due.value()));
+                    }
+                    ids
+                };
+                for (id, due) in ids {
+                    open(&mut self.actor_schedules, txn, ACTOR_SCHEDULES)?
+                        .remove((*kind, *key, id))?;
+                    open(&mut self.schedules, txn, SCHEDULES)?.remove((due, id))?;
+                }
+            }
+            Write::KvSet { store, key, value } => {
+                open(&mut self.kv, txn, KV)?.insert((*store, *key), *value)?;
+            }
+            Write::KvDelete { store, key } => {
+                open(&mut self.kv, txn, KV)?.remove((*store, *key))?;
+            }
+            Write::KvUpdate { store, key, update } => {
+                let kv = open(&mut self.kv, txn, KV)?;
+                let current = kv.get((*store, *key))?.map(|v| v.value().to_owned());
+                match update(current.as_deref()) {
+                    Some(new) => kv.insert((*store, *key), new.as_str())?,
+                    None => kv.remove((*store, *key))?,
+                };
+            }
+            Write::PutSchedule {
+                id,
+                due_ms,
+                kind,
+                key,
+                action,
+            } => {
+                open(&mut self.schedules, txn, SCHEDULES)?
+                    .insert((*due_ms, *id), (*kind, *key, *action))?;
+                open(&mut self.actor_schedules, txn, ACTOR_SCHEDULES)?
+                    .insert((*kind, *key, *id), *due_ms)?;
+            }
+            Write::DeleteSchedule { kind, key, id } => {
+                let due = open(&mut self.actor_schedules, txn, ACTOR_SCHEDULES)?
+                    .remove((*kind, *key, *id))?
+                    .map(|due| due.value());
+                if let Some(due) = due {
+                    open(&mut self.schedules, txn, SCHEDULES)?.remove((due, *id))?;
+                }
+            }
+            Write::PutMessage {
+                seq,
+                from_kind,
+                from_key,
+                to_kind,
+                to_key,
+                action,
+            } => {
+                open(&mut self.outbox, txn, OUTBOX)?
+                    .insert(*seq, (*from_kind, *from_key, *to_kind, *to_key, *action))?;
+            }
+            Write::DeleteMessage { seq } => {
+                open(&mut self.outbox, txn, OUTBOX)?.remove(*seq)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The table in `slot`, opened in `txn` the first time.
+fn open<'s, 't, K: redb::Key + 'static, V: redb::Value + 'static>(
+    slot: &'s mut Option<redb::Table<'t, K, V>>,
+    txn: &'t redb::WriteTransaction,
+    table: TableDefinition<'static, K, V>,
+) -> Result<&'s mut redb::Table<'t, K, V>, redb::Error> {
+    if slot.is_none() {
+        *slot = Some(txn.open_table(table)?);
+    }
+    slot.as_mut()
+        .ok_or_else(|| redb::Error::Corrupted("a table that was just opened is missing".into()))
 }
 
 impl Storage for RedbStorage {
@@ -373,30 +516,9 @@ impl Storage for RedbStorage {
             txn.set_durability(Durability::Immediate)?;
             txn.set_quick_repair(self.quick_repair);
             {
-                let mut actors = txn.open_table(ACTORS)?;
-                let mut kv = txn.open_table(KV)?;
+                let mut tables = Tables::new(&txn);
                 for write in batch.iter_mut() {
-                    match write {
-                        Write::PutActor { kind, key, record } => {
-                            actors.insert((*kind, *key), *record)?;
-                        }
-                        Write::DeleteActor { kind, key } => {
-                            actors.remove((*kind, *key))?;
-                        }
-                        Write::KvSet { store, key, value } => {
-                            kv.insert((*store, *key), *value)?;
-                        }
-                        Write::KvDelete { store, key } => {
-                            kv.remove((*store, *key))?;
-                        }
-                        Write::KvUpdate { store, key, update } => {
-                            let current = kv.get((*store, *key))?.map(|v| v.value().to_owned());
-                            match update(current.as_deref()) {
-                                Some(new) => kv.insert((*store, *key), new.as_str())?,
-                                None => kv.remove((*store, *key))?,
-                            };
-                        }
-                    }
+                    tables.apply(write)?;
                 }
             }
             txn.commit()?;
@@ -413,6 +535,79 @@ impl Storage for RedbStorage {
 
     fn kv_get(&self, store: &str, key: &str) -> Result<Option<String>, StorageError> {
         self.kv_get_inner(store, key).map_err(StorageError::from)
+    }
+
+    fn schedules(
+        &self,
+        after: Option<(u64, u64)>,
+        limit: usize,
+    ) -> Result<Vec<ScheduleRow>, StorageError> {
+        self.with_db(|db| {
+            let read = db.begin_read()?;
+            let table = read.open_table(SCHEDULES)?;
+            let range = match after {
+                Some(after) => table.range((Bound::Excluded(after), Bound::Unbounded))?,
+                None => table.range::<(u64, u64)>(..)?,
+            };
+            let mut out = Vec::new();
+            for entry in range.take(limit) {
+                let (k, v) = entry?;
+                let (due_ms, id) = k.value();
+                let (kind, key, action) = v.value();
+                out.push(ScheduleRow {
+                    due_ms,
+                    id,
+                    kind: kind.to_owned(),
+                    key: key.to_owned(),
+                    action: action.to_vec(),
+                });
+            }
+            Ok(out)
+        })
+        .map_err(StorageError::from)
+    }
+
+    fn messages(&self, after: Option<u64>, limit: usize) -> Result<Vec<MessageRow>, StorageError> {
+        self.with_db(|db| {
+            let read = db.begin_read()?;
+            let table = read.open_table(OUTBOX)?;
+            let range = match after {
+                Some(after) => table.range((Bound::Excluded(after), Bound::Unbounded))?,
+                None => table.range::<u64>(..)?,
+            };
+            let mut out = Vec::new();
+            for entry in range.take(limit) {
+                let (k, v) = entry?;
+                let (from_kind, from_key, to_kind, to_key, action) = v.value();
+                out.push(MessageRow {
+                    seq: k.value(),
+                    from_kind: from_kind.to_owned(),
+                    from_key: from_key.to_owned(),
+                    to_kind: to_kind.to_owned(),
+                    to_key: to_key.to_owned(),
+                    action: action.to_vec(),
+                });
+            }
+            Ok(out)
+        })
+        .map_err(StorageError::from)
+    }
+
+    fn next_epoch(&self) -> Result<u32, StorageError> {
+        self.with_db(|db| {
+            let mut txn = db.begin_write()?;
+            txn.set_durability(Durability::Immediate)?;
+            txn.set_quick_repair(self.quick_repair);
+            let epoch = {
+                let mut meta = txn.open_table(META)?;
+                let epoch = meta.get("epoch")?.map_or(0, |v| v.value()).wrapping_add(1);
+                meta.insert("epoch", epoch)?;
+                epoch
+            };
+            txn.commit()?;
+            Ok(epoch)
+        })
+        .map_err(StorageError::from)
     }
 
     fn kv_list(
