@@ -35,7 +35,12 @@ struct Alarm {
 
 #[actions]
 impl Alarm {
-    pub async fn set(&mut self, ctx: &mut Ctx<Self>, label: String, after_ms: u64) -> Result<(), String> {
+    pub async fn set(
+        &mut self,
+        ctx: &mut Ctx<Self>,
+        label: String,
+        after_ms: u64,
+    ) -> Result<(), String> {
         ctx.schedule_after(Duration::from_millis(after_ms), AlarmAction::Ring { label })
             .map_err(|e| e.to_string())?;
         self.pending += 1;
@@ -104,7 +109,10 @@ async fn drain(path: &Path) -> Vec<String> {
         if pending == 0 {
             break;
         }
-        assert!(std::time::Instant::now() < deadline, "{pending} schedules never fired");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{pending} schedules never fired"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     system.shutdown().await;
@@ -114,7 +122,10 @@ async fn drain(path: &Path) -> Vec<String> {
 #[test]
 fn schedules_fire_exactly_once_across_sigkill() {
     if let (Ok(phase), Some(file)) = (std::env::var(PHASE), std::env::var_os(FILE)) {
-        let round = std::env::var(ROUND).ok().and_then(|r| r.parse().ok()).unwrap_or(0);
+        let round = std::env::var(ROUND)
+            .ok()
+            .and_then(|r| r.parse().ok())
+            .unwrap_or(0);
         let runtime = tokio::runtime::Runtime::new().expect("runtime");
         assert_eq!(phase, "run");
         runtime.block_on(child(Path::new(&file), round));
@@ -127,7 +138,11 @@ fn schedules_fire_exactly_once_across_sigkill() {
     let mut acked: Vec<String> = Vec::new();
     for round in 0..KILLS {
         let mut child = Command::new(std::env::current_exe().expect("the test binary"))
-            .args(["--exact", "schedules_fire_exactly_once_across_sigkill", "--nocapture"])
+            .args([
+                "--exact",
+                "schedules_fire_exactly_once_across_sigkill",
+                "--nocapture",
+            ])
             .env(PHASE, "run")
             .env(FILE, &path)
             .env(ROUND, round.to_string())
@@ -147,7 +162,11 @@ fn schedules_fire_exactly_once_across_sigkill() {
         child.wait().expect("reap");
         acked.extend(
             out.lines()
-                .filter_map(|l| l.split_whitespace().nth(1).filter(|_| l.starts_with("set ")))
+                .filter_map(|l| {
+                    l.split_whitespace()
+                        .nth(1)
+                        .filter(|_| l.starts_with("set "))
+                })
                 .map(str::to_owned),
         );
     }
@@ -160,7 +179,17 @@ fn schedules_fire_exactly_once_across_sigkill() {
     }
     let twice: Vec<_> = times.iter().filter(|(_, n)| **n > 1).collect();
     assert!(twice.is_empty(), "fired twice (seed {seed}): {twice:?}");
-    let missing: Vec<_> = acked.iter().filter(|l| !times.contains_key(l.as_str())).collect();
-    assert!(missing.is_empty(), "acknowledged and never fired (seed {seed}): {missing:?}");
-    assert!(acked.len() > 100, "only {} schedules acknowledged", acked.len());
+    let missing: Vec<_> = acked
+        .iter()
+        .filter(|l| !times.contains_key(l.as_str()))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "acknowledged and never fired (seed {seed}): {missing:?}"
+    );
+    assert!(
+        acked.len() > 100,
+        "only {} schedules acknowledged",
+        acked.len()
+    );
 }
