@@ -91,3 +91,42 @@ fn the_key_value_examples_do_what_the_seed_shows() {
     let stores = run("kv_multiple_stores", &[]);
     assert!(stores.contains("STATE has user:abc? None"), "{stores}");
 }
+
+#[test]
+fn reminders_fire_once_and_the_next_run_delivers_what_came_due() {
+    let path = storage::temp_path("reminders-example");
+    let file = path.to_str().expect("utf-8 path");
+    let first = run("reminders", &[file]);
+    assert!(first.contains("set 4 reminders, cancelled 1"), "{first}");
+    assert!(
+        first.contains("delivered: stand up, drink water\n"),
+        "{first}"
+    );
+    assert!(
+        first.contains("still pending: renew the passport"),
+        "{first}"
+    );
+    std::thread::sleep(std::time::Duration::from_millis(600));
+    let second = run("reminders", &[file]);
+    assert!(
+        second.contains("ada: reminder: renew the passport"),
+        "{second}"
+    );
+    assert!(
+        second.contains("delivered: stand up, drink water, renew the passport\n"),
+        "{second}"
+    );
+    assert!(
+        !second.contains("call back"),
+        "the cancelled one never fires: {second}"
+    );
+    std::fs::remove_file(path).unwrap();
+}
+
+#[test]
+fn chat_room_events_reach_a_listener_in_order_and_a_sleepy_one_lags() {
+    let out = run("chat_room", &[]);
+    assert!(out.contains("listener: Joined { name: \"ada\" }"), "{out}");
+    assert!(out.contains("listener heard 304 events, in order"), "{out}");
+    assert!(out.contains("sleepy listener fell behind: missed"), "{out}");
+}

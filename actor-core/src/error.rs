@@ -675,6 +675,20 @@ pub(crate) fn serialize_chain<S: serde::Serializer>(
     serializer.serialize_str(&message)
 }
 
+/// Serialized as its message with causes, so actions may return it.
+impl serde::Serialize for ScheduleError {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serialize_chain(self, serializer)
+    }
+}
+
+/// Serialized as its message with causes, so actions may return it.
+impl serde::Serialize for SendError {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serialize_chain(self, serializer)
+    }
+}
+
 /// Serialized as its message with causes.
 impl serde::Serialize for SaveError {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
