@@ -389,3 +389,16 @@ async fn messages_left_by_a_run_are_delivered_by_the_next() {
     system.shutdown().await;
     std::fs::remove_file(&path).unwrap();
 }
+
+#[tokio::test]
+async fn destroying_an_actor_removes_its_schedules() {
+    let system = System::temporary().await.unwrap();
+    let r = system.get_or_create::<Reminders>("r").await.unwrap();
+    r.remind("from the old actor".into(), 50).await.unwrap();
+    r.destroy().await.unwrap();
+    // A new actor under the same key must not receive the old one's schedule.
+    let fresh = system.get_or_create::<Reminders>("r").await.unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(fresh.fired().await.unwrap().is_empty());
+    system.shutdown().await;
+}

@@ -253,6 +253,8 @@ mod guide {
     struct HandWrittenActors;
     #[doc = include_str!("../../docs/lifecycle.md")]
     struct Lifecycle;
+    #[doc = include_str!("../../docs/turns.md")]
+    struct Turns;
     #[doc = include_str!("../../docs/types.md")]
     struct Types;
     #[doc = include_str!("../../docs/kv-state.md")]
