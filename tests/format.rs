@@ -6,11 +6,14 @@
 
 #[path = "support/storage.rs"]
 mod storage;
+#[path = "support/wait.rs"]
+mod wait;
 
 use std::time::Duration;
 
 use actor_core::{Actor, Ctx, RedbOptions, RedbStorage, Storage, System, Write, actions};
 use serde::{Deserialize, Serialize};
+use wait::eventually;
 
 const FIXTURE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/format-1.redb");
 const FIXTURE_2: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/format-2.redb");
@@ -68,15 +71,6 @@ impl FixtureInbox {
 
     pub async fn notes(&self) -> Vec<String> {
         self.notes.clone()
-    }
-}
-
-/// Waits (bounded) until `check` holds.
-async fn eventually<F: std::future::Future<Output = bool>>(mut check: impl FnMut() -> F) {
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while !check().await {
-        assert!(std::time::Instant::now() < deadline, "timed out");
-        tokio::time::sleep(Duration::from_millis(5)).await;
     }
 }
 

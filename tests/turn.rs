@@ -5,12 +5,15 @@
 mod process;
 #[path = "support/storage.rs"]
 mod storage;
+#[path = "support/wait.rs"]
+mod wait;
 
 use std::time::Duration;
 
 use actor_core::{Actor, Ctx, EventLag, ScheduleId, StartError, System, actions};
 use serde::{Deserialize, Serialize};
 use tokio_stream::StreamExt as _;
+use wait::eventually;
 
 /// A reminder list: schedules its own `fire`, cancels, counts what fired.
 #[derive(Actor, Serialize, Deserialize, Default)]
@@ -99,15 +102,6 @@ impl Reminders {
 
     pub async fn pending(&self) -> usize {
         self.pending.len()
-    }
-}
-
-/// Waits (real time, bounded) until `check` holds.
-async fn eventually<F: std::future::Future<Output = bool>>(mut check: impl FnMut() -> F) {
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while !check().await {
-        assert!(std::time::Instant::now() < deadline, "timed out");
-        tokio::time::sleep(Duration::from_millis(5)).await;
     }
 }
 

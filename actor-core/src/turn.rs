@@ -456,18 +456,8 @@ impl<R, E> Turns<R, E> {
             self.last = Arc::clone(&record);
             record
         });
-        self.seq = self.next_seq;
-        self.next_seq += 1;
         let ops = std::mem::take(&mut self.ops);
-        if self.log.submit(self.seq, record, ops)
-            && self
-                .writer
-                .send(Request::Take(Arc::clone(&self.log) as Arc<dyn Source>))
-                .is_err()
-        {
-            self.log
-                .failed(Arc::new(StorageError::backend("the writer has stopped")));
-        }
+        self.hand_over(record, ops);
         // What the turn emitted and posted so far belongs to this commit.
         if !self.events.is_empty() || !self.posts.is_empty() {
             let (events, posts) = (
@@ -570,11 +560,17 @@ impl<R, E> Turns<R, E> {
     /// Stages the actor's deletion as a turn of its own and hands it over; returns its
     /// sequence number, to wait for.
     pub(crate) fn destroy(&mut self) -> u64 {
-        self.seq = self.next_seq;
-        self.next_seq += 1;
         let mut ops = std::mem::take(&mut self.ops);
         ops.push(Op::Destroy);
-        if self.log.submit(self.seq, None, ops)
+        self.hand_over(None, ops);
+        self.seq
+    }
+
+    /// Hands a new turn to the writer under the next sequence number.
+    fn hand_over(&mut self, record: Option<Arc<Vec<u8>>>, ops: Vec<Op>) {
+        self.seq = self.next_seq;
+        self.next_seq += 1;
+        if self.log.submit(self.seq, record, ops)
             && self
                 .writer
                 .send(Request::Take(Arc::clone(&self.log) as Arc<dyn Source>))
@@ -583,6 +579,5 @@ impl<R, E> Turns<R, E> {
             self.log
                 .failed(Arc::new(StorageError::backend("the writer has stopped")));
         }
-        self.seq
     }
 }
