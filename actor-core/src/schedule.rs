@@ -287,7 +287,11 @@ impl Timer {
                 });
                 return;
             }
-            if self.saturated.swap(false, Ordering::SeqCst) {
+            // A scan that stopped at the cap reads its in-flight rows again: scan again only
+            // once half of them are done, so that the rereading stays a fraction of the work.
+            if self.shared().firing.len() <= MAX_FIRING / 2
+                && self.saturated.swap(false, Ordering::SeqCst)
+            {
                 self.wake.notify_one();
             }
         }
