@@ -396,3 +396,50 @@ async fn destroying_an_actor_removes_its_schedules() {
     assert!(fresh.fired().await.unwrap().is_empty());
     system.shutdown().await;
 }
+
+/// Sleeps soon after each action.
+#[derive(Actor, Serialize, Deserialize, Default)]
+#[actor(sleep_after_ms = 20)]
+struct Drowsy {
+    rang: u32,
+}
+
+#[actions]
+impl Drowsy {
+    pub async fn wake_me(&mut self, ctx: &mut Ctx<Self>, after_ms: u64) -> Result<(), String> {
+        ctx.schedule_after(Duration::from_millis(after_ms), DrowsyAction::Ring {})
+            .map(drop)
+            .map_err(|e| e.to_string())
+    }
+
+    /// Also written to the key-value store (with the turn), to be seen without waking it.
+    pub async fn ring(&mut self, ctx: &mut Ctx<Self>) {
+        self.rang += 1;
+        let _ = ctx.kv_set("drowsy", "rang", self.rang.to_string());
+    }
+
+    pub async fn rang(&self) -> u32 {
+        self.rang
+    }
+}
+
+#[tokio::test]
+async fn a_schedule_wakes_a_sleeping_actor() {
+    let system = System::temporary().await.unwrap();
+    let d = system.get_or_create::<Drowsy>("d").await.unwrap();
+    d.wake_me(400).await.unwrap();
+    eventually(|| async { d.is_asleep() }).await;
+    let kv = system.kv("drowsy").unwrap();
+    assert_eq!(
+        kv.get("rang").await.unwrap(),
+        None,
+        "asleep before the schedule fired"
+    );
+    eventually(|| async { kv.get("rang").await.unwrap().as_deref() == Some("1") }).await;
+    assert_eq!(
+        d.rang().await.unwrap(),
+        1,
+        "woken by its schedule, which fired once"
+    );
+    system.shutdown().await;
+}
