@@ -3,9 +3,13 @@
 //! As the **child** (`TORTURE_CHILD=<db file>`, with `TORTURE_EPOCH` and `TORTURE_CHILD_SEED`)
 //! it opens a system on the file and runs until killed: [`CLIENTS`] client tasks over
 //! [`NODES`] actors and a key-value store, mixing direct actions, actor-to-actor relays (an
-//! action that asks another actor through `ctx.system()` before updating itself), per-client
-//! key-value sets, shared `increment`s, and actions that panic after mutating state. Every
-//! outcome is one line on stdout, written and flushed at once:
+//! action that asks another actor through `ctx.system()` before updating itself), outbox
+//! sends (an action that `ctx.send`s a `Deliver` to any node, itself included, applied there
+//! later in a turn of its own), schedules (an action that schedules its own `Tick` 0–30 ms
+//! later), per-client key-value sets, shared `increment`s, and actions that panic after
+//! mutating state. Every `Bump` also emits an event; the child subscribes to [`WATCHED`]
+//! nodes and prints what they emit. Every outcome is one line on stdout, written and flushed
+//! at once:
 //!
 //! ```text
 //! ready                          all actors are up; the parent may kill from now on
@@ -13,8 +17,12 @@
 //! R n<i> n<j> <client> <seq>     node j stored relay_in[client] = seq, then node i relay_out
 //! Q n<i> n<j> <client> <seq>     node j stored relay_in[client] = seq, then node i panicked
 //! P n<i> <client> <seq>          node i panicked after mutating (last[client] = seq, poisoned)
+//! S n<i> n<j> <client> <seq> <n> node i stored sent[client] = seq with a Deliver to node j
+//! T n<i> <client> <seq> <n>      node i stored scheduled[client] = seq with a Tick of seq
 //! K <client> <seq>               key c<client> = seq
 //! I <k> <value> <client> <seq>   key ctr<k> incremented to value
+//! V n<i> <client> <seq>          a subscriber of node i got the event of Bump <client> <seq>
+//! L n<i> <missed>                a subscriber of node i lagged and missed that many events
 //! E <client> <seq> <message>     an operation failed (never expected)
 //! ```
 //!
@@ -22,11 +30,36 @@
 //! from 1, so they keep increasing across runs and one model accumulates over all rounds.
 //!
 //! As the **parent** (the default) it spawns itself as the child, waits for `ready`, lets it
-//! work 30–400 ms, SIGKILLs it, and opens the file with [`System::open`] to check every
-//! acknowledged effect against the model: nothing acknowledged is lost, nothing ever stored
-//! is newer than what was issued, no panicking action's mutation is on disk, every record
-//! decodes, and nothing goes back between rounds. It also fails if more than a few rounds
-//! acknowledged nothing between `ready` and the kill (a stuck child proves nothing).
+//! work 30–400 ms, and SIGKILLs it. It first reads the file **at rest**, straight from
+//! storage ([`RedbStorage`], before any system can deliver or fire anything): per sender and
+//! receiver, the sends made equal the deliveries applied plus the outbox messages pending;
+//! per node, the schedules made equal the ticks fired plus the schedules pending; and no
+//! pending message or schedule was applied already (its removal commits with its turn). Then
+//! it opens the file with [`System::open`] to check every acknowledged effect against the
+//! model: nothing acknowledged is lost, nothing ever stored is newer than what was issued, no
+//! panicking action's mutation is on disk, every record decodes, and nothing goes back
+//! between rounds (nor between the two passes of one observation). Reading a node declares its type, so deliveries and ticks left pending by
+//! the kill run while the parent reads: it reads every node twice and compares what
+//! receivers applied in the first pass with what senders sent in the second. The checks of
+//! the durable turn's effects, each round:
+//!
+//! - sends: no acknowledged send lost (`sent[client]` and the send count); per sender and
+//!   receiver, deliveries never exceed sends; a delivered seq was sent by its sender (at most
+//!   its `sent[client]`, and issued); no delivery applied twice or out of order (`dups` = 0);
+//! - schedules: no acknowledged schedule lost; ticks never exceed schedules; no tick twice
+//!   (`tick_dups` = 0); a tick's seq is an acknowledged schedule of that node, or the one
+//!   operation its client had in flight at a kill;
+//! - events: a subscriber's seqs per node and client increase, and an event seen means its
+//!   state was durable: the next observation finds `last[client]` at least that seq.
+//!
+//! Deliveries and ticks happen outside the clients' operations and leave `applied` alone,
+//! so its bounds still hold. After the last round the parent **drains**: it opens the file
+//! with `Node` declared and waits (at most [`DRAIN_PATIENCE`]) until every send is delivered
+//! and every schedule has ticked, then checks once: deliveries equal sends per pair, every
+//! acknowledged send's seq reached its receiver, every acknowledged schedule's seq is among
+//! its node's ticks, still nothing twice, and at rest nothing is left pending in the file.
+//! It also fails if more than a few rounds acknowledged nothing between `ready` and the kill
+//! (a stuck child proves nothing).
 //!
 //! `TORTURE_KILLS` (default 20) sets the number of kills; `TORTURE_SEED` replays a seed's kill
 //! delays and the child's choices of operations (not the thread timing); `TORTURE_VERBOSE`
@@ -38,7 +71,7 @@ mod errors;
 #[path = "support/scratch.rs"]
 mod scratch;
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::fmt;
 use std::fs::File;
 use std::io::{BufRead as _, BufReader, Write as _};
@@ -49,16 +82,22 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use actor_core::{
-    Actor, ActorConfig, AskError, Ctx, Handle, KvStore, ReadOutcome, RestartPolicy, System,
+    Actor, ActorConfig, AskError, Ctx, DecodeError, EncodeError, EventLag, Handle, KvStore,
+    ReadOutcome, Record, RedbOptions, RedbStorage, RestartPolicy, Storage as _, System,
 };
 use errors::chain;
 use scratch::{TempDir, XorShift};
 use serde::{Deserialize, Serialize};
+use tokio_stream::StreamExt as _;
 
 /// Actors `n0` … `n63`.
 const NODES: usize = 64;
 /// Concurrent client tasks in the child.
 const CLIENTS: u32 = 12;
+/// Nodes whose events the child subscribes to (one in every `NODES / WATCHED`).
+const WATCHED: usize = 8;
+/// Longest delay of a scheduled `Tick`, in ms (inclusive).
+const TICK_DELAY_MS: u64 = 30;
 /// Shared counters `ctr0` … `ctr3` in the key-value store.
 const COUNTERS: usize = 4;
 /// The key-value store the child writes.
@@ -71,6 +110,11 @@ const DEFAULT_KILLS: usize = 20;
 const KILL_AFTER_MS: (u64, u64) = (30, 400);
 /// Longest wait for `ready`, or for the parent's check of the file, before it counts as hung.
 const PATIENCE: Duration = Duration::from_secs(30);
+/// Longest wait, after the last round, for every pending send and schedule to be applied.
+const DRAIN_PATIENCE: Duration = Duration::from_secs(30);
+/// How long the drain waits once everything is applied, before its final read, so that a
+/// late duplicate would show.
+const DRAIN_GRACE: Duration = Duration::from_millis(200);
 /// Nodes go to sleep after this much idle time, so that kills also hit sleeps and wakes.
 const SLEEP_AFTER: Duration = Duration::from_millis(40);
 /// Every planned panic's message starts with this (the child's panic hook keeps them quiet).
@@ -95,15 +139,45 @@ struct Node {
     relay_out: BTreeMap<u32, u64>,
     /// Client → the seq of its last relay into here.
     relay_in: BTreeMap<u32, u64>,
-    /// Successful mutating actions here.
+    /// Successful mutating client actions here (not deliveries, not ticks).
     applied: u64,
     /// Bumped only by actions that then panic: must read 0 on disk forever.
     poisoned: u64,
+    /// Client → the seq of its last send from here.
+    sent: BTreeMap<u32, u64>,
+    /// Sends from here.
+    sends: u64,
+    /// Receiving node → sends from here to it.
+    sends_to: BTreeMap<usize, u64>,
+    /// Sending node → client → the seq of the last delivery applied here.
+    delivered: BTreeMap<usize, BTreeMap<u32, u64>>,
+    /// Deliveries applied here.
+    deliveries: u64,
+    /// Sending node → deliveries from it applied here.
+    delivered_from: BTreeMap<usize, u64>,
+    /// Deliveries whose seq was not above the last one from the same node and client: a
+    /// duplicate or a reorder. Must read 0 forever.
+    dups: u64,
+    /// Client → the seq of its last schedule here.
+    scheduled: BTreeMap<u32, u64>,
+    /// Schedules made here.
+    schedules: u64,
+    /// Client → the seqs of the ticks that fired here.
+    ticks: BTreeMap<u32, BTreeSet<u64>>,
+    /// Ticks whose seq had fired already. Must read 0 forever.
+    tick_dups: u64,
 }
 
-#[derive(Debug)]
+impl Node {
+    /// Ticks that fired here (each seq once).
+    fn tick_count(&self) -> u64 {
+        self.ticks.values().map(|seqs| seqs.len() as u64).sum()
+    }
+}
+
+#[derive(Debug, Serialize, Deserialize)]
 enum NodeAction {
-    /// `last[client] = seq`.
+    /// `last[client] = seq`, and emits [`Bumped`].
     Bump { client: u32, seq: u64 },
     /// Asks `to` to `Receive`, then `relay_out[client] = seq`; with `then_panic`, it also
     /// bumps `poisoned` and panics instead of returning.
@@ -117,8 +191,27 @@ enum NodeAction {
     Receive { client: u32, seq: u64 },
     /// Mutates (`poisoned`, `last`, `applied`), then panics.
     Poison { client: u32, seq: u64 },
+    /// `sent[client] = seq`, and sends `Deliver` to node `to` through the outbox.
+    Send { to: usize, client: u32, seq: u64 },
+    /// From the outbox: `delivered[from][client] = seq` (or `dups += 1`).
+    Deliver { from: usize, client: u32, seq: u64 },
+    /// `scheduled[client] = seq`, and schedules its own `Tick` after `delay_ms`.
+    Schedule {
+        client: u32,
+        seq: u64,
+        delay_ms: u64,
+    },
+    /// From a schedule: `seq` joins `ticks[client]` (or `tick_dups += 1`).
+    Tick { client: u32, seq: u64 },
     /// Read-only: the whole state.
     Dump,
+}
+
+/// What a node emits on a `Bump`: published once `last[client] = seq` is durable.
+#[derive(Debug, Serialize)]
+struct Bumped {
+    client: u32,
+    seq: u64,
 }
 
 #[derive(Debug)]
@@ -127,7 +220,7 @@ enum NodeReply {
     State(Box<Node>),
 }
 
-/// Why a node action failed (only a relay can).
+/// Why a node action failed (only a relay, a send or a schedule can).
 #[derive(Debug)]
 struct Failed(String);
 
@@ -145,7 +238,7 @@ impl Actor for Node {
     type Action = NodeAction;
     type Reply = NodeReply;
     type Error = Failed;
-    type Event = ();
+    type Event = Bumped;
 
     fn create_state((): ()) -> Self {
         Self::default()
@@ -160,6 +253,14 @@ impl Actor for Node {
             .sleep_after(Some(SLEEP_AFTER))
     }
 
+    fn encode_action(action: &NodeAction) -> Result<Vec<u8>, EncodeError> {
+        actor_core::encode_cbor(action)
+    }
+
+    fn decode_action(bytes: &[u8]) -> Result<NodeAction, DecodeError> {
+        actor_core::decode_cbor(bytes)
+    }
+
     async fn handle(
         &mut self,
         action: NodeAction,
@@ -169,6 +270,7 @@ impl Actor for Node {
             NodeAction::Bump { client, seq } => {
                 self.last.insert(client, seq);
                 self.applied += 1;
+                ctx.emit(Bumped { client, seq });
             }
             NodeAction::Receive { client, seq } => {
                 self.relay_in.insert(client, seq);
@@ -204,6 +306,50 @@ impl Actor for Node {
                 self.applied += 1;
                 panic!("{PLANNED}: {} poisoned by {client}/{seq}", ctx.key());
             }
+            NodeAction::Send { to, client, seq } => {
+                let from = node_index(ctx.key().as_str())
+                    .ok_or_else(|| Failed(format!("{} is not a node key", ctx.key())))?;
+                self.sent.insert(client, seq);
+                self.sends += 1;
+                *self.sends_to.entry(to).or_default() += 1;
+                self.applied += 1;
+                ctx.send::<Node>(node_key(to), NodeAction::Deliver { from, client, seq })
+                    .map_err(|e| Failed(format!("send to n{to}: {}", chain(&e))))?;
+            }
+            NodeAction::Deliver { from, client, seq } => {
+                let last = self
+                    .delivered
+                    .entry(from)
+                    .or_default()
+                    .entry(client)
+                    .or_default();
+                if seq > *last {
+                    *last = seq;
+                } else {
+                    self.dups += 1;
+                }
+                self.deliveries += 1;
+                *self.delivered_from.entry(from).or_default() += 1;
+            }
+            NodeAction::Schedule {
+                client,
+                seq,
+                delay_ms,
+            } => {
+                self.scheduled.insert(client, seq);
+                self.schedules += 1;
+                self.applied += 1;
+                ctx.schedule_after(
+                    Duration::from_millis(delay_ms),
+                    NodeAction::Tick { client, seq },
+                )
+                .map_err(|e| Failed(format!("schedule: {}", chain(&e))))?;
+            }
+            NodeAction::Tick { client, seq } => {
+                if !self.ticks.entry(client).or_default().insert(seq) {
+                    self.tick_dups += 1;
+                }
+            }
             NodeAction::Dump => {}
         }
         Ok(NodeReply::Applied(self.applied))
@@ -219,6 +365,14 @@ impl Actor for Node {
 
 fn node_key(i: usize) -> String {
     format!("n{i}")
+}
+
+/// The index of the node with key `key`.
+fn node_index(key: &str) -> Option<usize> {
+    key.strip_prefix('n')?
+        .parse::<usize>()
+        .ok()
+        .filter(|&i| i < NODES)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -238,7 +392,9 @@ fn child(db: PathBuf) -> ExitCode {
         .build()
         .expect("a tokio runtime");
     runtime.block_on(async move {
-        let system = match System::open(&db).await {
+        // Declared up front: deliveries and ticks left pending by the last kill start at once,
+        // while the nodes are still being started.
+        let system = match System::builder().path(&db).actor::<Node>().open().await {
             Ok(system) => system,
             Err(e) => {
                 eprintln!("torture child: cannot open {}: {}", db.display(), chain(&e));
@@ -255,9 +411,14 @@ fn child(db: PathBuf) -> ExitCode {
                 }
             }
         }
+        let mut rng = XorShift::new(seed);
+        let stride = NODES / WATCHED;
+        let offset = rng.below(stride);
+        for i in (offset..NODES).step_by(stride) {
+            tokio::spawn(watch(i, nodes[i].subscribe()));
+        }
         emit("ready\n");
         let nodes = Arc::new(nodes);
-        let mut rng = XorShift::new(seed);
         for client in 0..CLIENTS {
             let workload = Workload {
                 kv: system.kv(STORE).unwrap(),
@@ -270,6 +431,16 @@ fn child(db: PathBuf) -> ExitCode {
         // Until the kill.
         std::future::pending::<ExitCode>().await
     })
+}
+
+/// Prints a line per event node `i` emits (`V`), and per lag (`L`).
+async fn watch(i: usize, mut events: actor_core::Events<Node>) {
+    while let Some(event) = events.next().await {
+        match event {
+            Ok(bumped) => emit(&format!("V n{i} {} {}\n", bumped.client, bumped.seq)),
+            Err(EventLag(missed)) => emit(&format!("L n{i} {missed}\n")),
+        }
+    }
 }
 
 /// Planned panics are the workload: keep them off stderr, and let any other panic through.
@@ -323,7 +494,7 @@ impl Workload {
         };
         let roll = self.rng.below(100);
         match roll {
-            0..35 => {
+            0..30 => {
                 let i = self.rng.below(NODES);
                 match self.nodes[i].ask(NodeAction::Bump { client, seq }).await {
                     Ok(NodeReply::Applied(n)) => format!("A n{i} {client} {seq} {n}\n"),
@@ -331,11 +502,11 @@ impl Workload {
                     Err(e) => error(&format!("bump n{i}"), &e),
                 }
             }
-            35..60 => {
+            30..50 => {
                 // Only towards higher indices, so relays never wait on each other in a cycle.
                 let from = self.rng.below(NODES - 1);
                 let to = from + 1 + self.rng.below(NODES - 1 - from);
-                let then_panic = roll >= 55;
+                let then_panic = roll >= 46;
                 let action = NodeAction::Relay {
                     to: node_key(to),
                     client,
@@ -351,7 +522,7 @@ impl Workload {
                     (Err(e), _) => error(&format!("relay n{from} -> n{to}"), &e),
                 }
             }
-            60..65 => {
+            50..54 => {
                 let i = self.rng.below(NODES);
                 match self.nodes[i].ask(NodeAction::Poison { client, seq }).await {
                     Err(AskError::Panicked { .. }) => format!("P n{i} {client} {seq}\n"),
@@ -359,7 +530,31 @@ impl Workload {
                     Err(e) => error(&format!("poison n{i}"), &e),
                 }
             }
-            65..80 => match self.kv.set(&format!("c{client}"), seq.to_string()).await {
+            54..66 => {
+                // Any pair, cycles and self included: a send never waits for its receiver.
+                let (from, to) = (self.rng.below(NODES), self.rng.below(NODES));
+                let action = NodeAction::Send { to, client, seq };
+                match self.nodes[from].ask(action).await {
+                    Ok(NodeReply::Applied(n)) => format!("S n{from} n{to} {client} {seq} {n}\n"),
+                    Ok(NodeReply::State(_)) => format!("E {client} {seq} send n{from} dumped\n"),
+                    Err(e) => error(&format!("send n{from} -> n{to}"), &e),
+                }
+            }
+            66..76 => {
+                let i = self.rng.below(NODES);
+                let delay_ms = self.rng.between(0, TICK_DELAY_MS + 1);
+                let action = NodeAction::Schedule {
+                    client,
+                    seq,
+                    delay_ms,
+                };
+                match self.nodes[i].ask(action).await {
+                    Ok(NodeReply::Applied(n)) => format!("T n{i} {client} {seq} {n}\n"),
+                    Ok(NodeReply::State(_)) => format!("E {client} {seq} schedule n{i} dumped\n"),
+                    Err(e) => error(&format!("schedule n{i}"), &e),
+                }
+            }
+            76..88 => match self.kv.set(&format!("c{client}"), seq.to_string()).await {
                 Ok(()) => format!("K {client} {seq}\n"),
                 Err(e) => error(&format!("set c{client}"), &e),
             },
@@ -383,16 +578,20 @@ enum Kind {
     Relay,
     RelayPanic,
     Poison,
+    Send,
+    Schedule,
     Set,
     Increment,
 }
 
 impl Kind {
-    const ALL: [Kind; 6] = [
+    const ALL: [Kind; 8] = [
         Kind::Bump,
         Kind::Relay,
         Kind::RelayPanic,
         Kind::Poison,
+        Kind::Send,
+        Kind::Schedule,
         Kind::Set,
         Kind::Increment,
     ];
@@ -403,6 +602,8 @@ impl Kind {
             Kind::Relay => "R",
             Kind::RelayPanic => "Q",
             Kind::Poison => "P",
+            Kind::Send => "S",
+            Kind::Schedule => "T",
             Kind::Set => "K",
             Kind::Increment => "I",
         }
@@ -432,6 +633,19 @@ enum Line {
         client: u32,
         seq: u64,
     },
+    Send {
+        from: usize,
+        to: usize,
+        client: u32,
+        seq: u64,
+        applied: u64,
+    },
+    Schedule {
+        node: usize,
+        client: u32,
+        seq: u64,
+        applied: u64,
+    },
     Set {
         client: u32,
         seq: u64,
@@ -441,6 +655,16 @@ enum Line {
         value: i64,
         client: u32,
         seq: u64,
+    },
+    /// An event a subscriber got (not a client's operation).
+    Event {
+        node: usize,
+        client: u32,
+        seq: u64,
+    },
+    /// A subscriber lagged (not a client's operation).
+    Lag {
+        missed: u64,
     },
     Error {
         client: u32,
@@ -452,12 +676,7 @@ enum Line {
 impl Line {
     fn parse(text: &str) -> Option<Self> {
         let fields: Vec<&str> = text.split(' ').collect();
-        let node = |s: &str| {
-            s.strip_prefix('n')?
-                .parse::<usize>()
-                .ok()
-                .filter(|&i| i < NODES)
-        };
+        let node = node_index;
         let client = |s: &str| s.parse::<u32>().ok().filter(|&c| c < CLIENTS);
         let seq = |s: &str| s.parse::<u64>().ok();
         Some(match fields[..] {
@@ -479,6 +698,30 @@ impl Line {
                 client: client(c)?,
                 seq: seq(s)?,
             },
+            ["S", sender, receiver, c, s, a] => Line::Send {
+                from: node(sender)?,
+                to: node(receiver)?,
+                client: client(c)?,
+                seq: seq(s)?,
+                applied: a.parse().ok()?,
+            },
+            ["T", n, c, s, a] => Line::Schedule {
+                node: node(n)?,
+                client: client(c)?,
+                seq: seq(s)?,
+                applied: a.parse().ok()?,
+            },
+            ["V", n, c, s] => Line::Event {
+                node: node(n)?,
+                client: client(c)?,
+                seq: seq(s)?,
+            },
+            ["L", n, m] => {
+                node(n)?;
+                Line::Lag {
+                    missed: m.parse().ok()?,
+                }
+            }
             ["K", c, s] => Line::Set {
                 client: client(c)?,
                 seq: seq(s)?,
@@ -498,14 +741,18 @@ impl Line {
         })
     }
 
-    fn client_seq(&self) -> (u32, u64) {
+    /// The client and seq of a line that reports a client's operation (not of an event).
+    fn client_seq(&self) -> Option<(u32, u64)> {
         match *self {
             Line::Bump { client, seq, .. }
             | Line::Relay { client, seq, .. }
             | Line::Poison { client, seq, .. }
+            | Line::Send { client, seq, .. }
+            | Line::Schedule { client, seq, .. }
             | Line::Set { client, seq }
             | Line::Increment { client, seq, .. }
-            | Line::Error { client, seq, .. } => (client, seq),
+            | Line::Error { client, seq, .. } => Some((client, seq)),
+            Line::Event { .. } | Line::Lag { .. } => None,
         }
     }
 }
@@ -609,9 +856,87 @@ fn tail(text: &str, n: usize) -> String {
 // ---------------------------------------------------------------------------------------------
 // What is on disk
 
+/// The file at rest, read straight from storage before any system opens it (right after a
+/// kill, or after the drain): nothing can deliver or fire meanwhile, so what the nodes
+/// record and what is left pending must add up exactly.
+struct AtRest {
+    nodes: Vec<Node>,
+    /// (sending node, receiving node, action) of every outbox message left pending.
+    messages: Vec<(usize, usize, NodeAction)>,
+    /// (node, action) of every schedule left pending.
+    schedules: Vec<(usize, NodeAction)>,
+}
+
+fn at_rest(db: &Path) -> Result<AtRest, String> {
+    const PAGE: usize = 1000;
+    let storage = RedbStorage::open(db, &RedbOptions::default())
+        .map_err(|e| format!("open {} at rest: {}", db.display(), chain(&e)))?;
+    let failed = |what: &str, e: &dyn std::error::Error| format!("at rest: {what}: {}", chain(e));
+    let mut nodes = Vec::with_capacity(NODES);
+    for i in 0..NODES {
+        let key = node_key(i);
+        let record = storage
+            .load(Node::NAME, &key)
+            .map_err(|e| failed(&format!("load {key}"), &e))?
+            .ok_or_else(|| format!("at rest: {key} has no record"))?;
+        let node = Record::parse(&record)
+            .and_then(|record| record.decode::<Node>())
+            .map_err(|e| failed(&format!("decode {key}"), &e))?;
+        nodes.push(node);
+    }
+    let node = |kind: &str, key: &str| {
+        node_index(key)
+            .filter(|_| kind == Node::NAME)
+            .ok_or_else(|| format!("at rest: a row names {kind}/{key}, which is no node"))
+    };
+    let mut messages = Vec::new();
+    let mut after = None;
+    loop {
+        let page = storage
+            .messages(after, PAGE)
+            .map_err(|e| failed("messages", &e))?;
+        for row in &page {
+            let action = Node::decode_action(&row.action)
+                .map_err(|e| failed(&format!("message {}", row.seq), &e))?;
+            let from = node(&row.from_kind, &row.from_key)?;
+            messages.push((from, node(&row.to_kind, &row.to_key)?, action));
+        }
+        match page.last() {
+            Some(row) if page.len() == PAGE => after = Some(row.seq),
+            _ => break,
+        }
+    }
+    let mut schedules = Vec::new();
+    let mut after = None;
+    loop {
+        let page = storage
+            .schedules(after, PAGE)
+            .map_err(|e| failed("schedules", &e))?;
+        for row in &page {
+            let action = Node::decode_action(&row.action)
+                .map_err(|e| failed(&format!("schedule {}", row.id), &e))?;
+            schedules.push((node(&row.kind, &row.key)?, action));
+        }
+        match page.last() {
+            Some(row) if page.len() == PAGE => after = Some((row.due_ms, row.id)),
+            _ => break,
+        }
+    }
+    Ok(AtRest {
+        nodes,
+        messages,
+        schedules,
+    })
+}
+
 /// The file's contents, read through the public API in the parent.
 struct Observed {
+    /// Every node, in a first pass.
     nodes: Vec<Node>,
+    /// Every node again, in a second pass after the first: deliveries and ticks may have
+    /// run in between, so what receivers applied (first pass) is compared with what senders
+    /// sent (second pass).
+    again: Vec<Node>,
     /// Client → the value of `c<client>` (0 if missing).
     sets: Vec<u64>,
     /// The value of `ctr<k>` (0 if missing).
@@ -628,7 +953,80 @@ async fn observe(db: &Path) -> Result<Observed, String> {
     read.unwrap_or_else(|_| Err(format!("reading the file took over {PATIENCE:?}")))
 }
 
-async fn read_all(system: &System) -> Result<Observed, String> {
+/// Opens `db` with `Node` declared, waits (at most [`DRAIN_PATIENCE`]) until every send is
+/// delivered and every schedule has ticked, then for [`DRAIN_GRACE`], and reads the file.
+/// Returns what it read and how long it took to settle; `Err` with what was still pending
+/// and what was last read if it never settled.
+async fn drain(db: &Path) -> Result<(Observed, Duration), (String, Option<Observed>)> {
+    let system = System::builder()
+        .path(db)
+        .actor::<Node>()
+        .open()
+        .await
+        .map_err(|e| {
+            (
+                format!("open {} to drain: {}", db.display(), chain(&e)),
+                None,
+            )
+        })?;
+    let started = Instant::now();
+    let drained = async {
+        loop {
+            let seen = read_all(&system).await.map_err(|e| (e, None))?;
+            let pending = pending(&seen);
+            if pending.is_empty() {
+                break;
+            }
+            if started.elapsed() > DRAIN_PATIENCE {
+                let problem = format!(
+                    "after {DRAIN_PATIENCE:?}, still pending at {} pairs or nodes, such as: {}",
+                    pending.len(),
+                    pending[..pending.len().min(5)].join("; ")
+                );
+                return Err((problem, Some(seen)));
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let settled = started.elapsed();
+        tokio::time::sleep(DRAIN_GRACE).await;
+        let seen = read_all(&system).await.map_err(|e| (e, None))?;
+        Ok((seen, settled))
+    };
+    let read = tokio::time::timeout(DRAIN_PATIENCE + PATIENCE, drained).await;
+    system.shutdown().await;
+    read.unwrap_or_else(|_| {
+        let problem = format!("draining took over {:?}", DRAIN_PATIENCE + PATIENCE);
+        Err((problem, None))
+    })
+}
+
+/// What an observation shows still on its way (sends not yet delivered, first pass, of
+/// those made, second pass; schedules not yet ticked), per pair of nodes or per node.
+fn pending(seen: &Observed) -> Vec<String> {
+    let mut out = Vec::new();
+    for (to, receiver) in seen.nodes.iter().enumerate() {
+        for (from, sender) in seen.again.iter().enumerate() {
+            let sent = sender.sends_to.get(&to).copied().unwrap_or(0);
+            let delivered = receiver.delivered_from.get(&from).copied().unwrap_or(0);
+            if delivered < sent {
+                out.push(format!("n{from} -> n{to}: {delivered} of {sent} delivered"));
+            }
+        }
+    }
+    for (i, node) in seen.nodes.iter().enumerate() {
+        let fired = node.tick_count() + node.tick_dups;
+        if fired < node.schedules {
+            out.push(format!(
+                "n{i}: {fired} of {} schedules ticked",
+                node.schedules
+            ));
+        }
+    }
+    out
+}
+
+/// Every node, through `Dump`.
+async fn read_nodes(system: &System) -> Result<Vec<Node>, String> {
     let mut nodes = Vec::with_capacity(NODES);
     for i in 0..NODES {
         let key = node_key(i);
@@ -642,6 +1040,12 @@ async fn read_all(system: &System) -> Result<Observed, String> {
             Err(e) => return Err(format!("{key}: Dump failed: {}", chain(&e))),
         }
     }
+    Ok(nodes)
+}
+
+async fn read_all(system: &System) -> Result<Observed, String> {
+    let nodes = read_nodes(system).await?;
+    let again = read_nodes(system).await?;
     let kv = system.kv(STORE).unwrap();
     let get = async |key: String| -> Result<Option<String>, String> {
         kv.get(&key)
@@ -666,6 +1070,7 @@ async fn read_all(system: &System) -> Result<Observed, String> {
     }
     Ok(Observed {
         nodes,
+        again,
         sets,
         counters,
     })
@@ -681,10 +1086,21 @@ struct NodeModel {
     last: HashMap<u32, u64>,
     relay_out: HashMap<u32, u64>,
     relay_in: HashMap<u32, u64>,
+    sent: HashMap<u32, u64>,
+    scheduled: HashMap<u32, u64>,
     /// Acknowledged effects that each bumped `applied` once.
     applied: u64,
     /// The highest `applied` a reply reported.
     replied: u64,
+    /// Acknowledged sends from here, and schedules here.
+    sends: u64,
+    schedules: u64,
+    /// (sending node, client, seq) of every acknowledged send to here.
+    incoming: HashSet<(usize, u32, u64)>,
+    /// (client, seq) of every acknowledged schedule here: each must tick, once.
+    ticks: HashSet<(u32, u64)>,
+    /// Client → the highest seq an event from here showed durable in `last`.
+    evented: HashMap<u32, u64>,
 }
 
 /// Everything the child ever acknowledged, accumulated over all rounds.
@@ -702,6 +1118,15 @@ struct Model {
     highest_line: HashMap<(u32, u64), u64>,
     /// Acknowledged lines by kind.
     counts: HashMap<Kind, u64>,
+    /// (node, client) → the seq of the last event a subscriber saw: they must increase.
+    event_seqs: HashMap<(usize, u32), u64>,
+    /// Events the child's subscribers saw, lags they reported, and events those missed.
+    events: u64,
+    lags: u64,
+    missed: u64,
+    /// Messages and schedules found pending in the file at rest after each kill, summed over
+    /// rounds: work a kill left for the next run.
+    backlog: (u64, u64),
     rounds: u64,
     /// Rounds whose child acknowledged nothing between `ready` and the kill.
     idle_rounds: u64,
@@ -720,6 +1145,11 @@ impl Model {
             panicked: HashMap::new(),
             highest_line: HashMap::new(),
             counts: HashMap::new(),
+            event_seqs: HashMap::new(),
+            events: 0,
+            lags: 0,
+            missed: 0,
+            backlog: (0, 0),
             rounds: 0,
             idle_rounds: 0,
             cut_off: 0,
@@ -733,31 +1163,86 @@ impl Model {
         self.cut_off += u64::from(run.cut_off);
         let mut acks = 0;
         let mut last_seq: HashMap<u32, u64> = HashMap::new();
+        let mut events = Vec::new();
         for text in &run.lines {
             let Some(line) = Line::parse(text) else {
                 bad.push(format!("the child printed an unexpected line: {text:?}"));
                 continue;
             };
-            let (client, seq) = line.client_seq();
-            if seq / EPOCH != epoch || seq % EPOCH == 0 {
-                bad.push(format!("line {text:?} has a seq outside epoch {epoch}"));
+            if let Some((client, seq)) = line.client_seq() {
+                if !in_epoch(seq, epoch) {
+                    bad.push(format!("line {text:?} has a seq outside epoch {epoch}"));
+                }
+                if last_seq
+                    .insert(client, seq)
+                    .is_some_and(|before| before >= seq)
+                {
+                    bad.push(format!(
+                        "client {client}'s seqs did not increase at {text:?}"
+                    ));
+                }
+                let high = self.highest_line.entry((client, seq / EPOCH)).or_default();
+                *high = (*high).max(seq);
             }
-            if last_seq
-                .insert(client, seq)
-                .is_some_and(|before| before >= seq)
-            {
+            match line {
+                Line::Event { node, client, seq } => {
+                    self.event(node, client, seq, epoch, text, bad);
+                    events.push((node, client, seq));
+                }
+                Line::Lag { missed } => {
+                    self.lags += 1;
+                    self.missed += missed;
+                }
+                line => {
+                    if let Some(kind) = self.take(line, bad) {
+                        *self.counts.entry(kind).or_default() += 1;
+                        acks += 1;
+                    }
+                }
+            }
+        }
+        // Only now: an event may come before its Bump's line, or outlive it (cut off).
+        for (node, client, seq) in events {
+            let bound = self.issued_bound(client, seq);
+            if seq > bound {
                 bad.push(format!(
-                    "client {client}'s seqs did not increase at {text:?}"
+                    "n{node} emitted the event of {client}/{seq}, which was never issued \
+                     (client {client} issued at most {bound})"
                 ));
             }
-            let high = self.highest_line.entry((client, seq / EPOCH)).or_default();
-            *high = (*high).max(seq);
-            if let Some(kind) = self.take(line, bad) {
-                *self.counts.entry(kind).or_default() += 1;
-                acks += 1;
+            if let Some(culprit) = self.panicked.get(&(client, seq)) {
+                bad.push(format!(
+                    "n{node} emitted the event of {client}/{seq}, an action that panicked on \
+                     n{culprit}"
+                ));
             }
         }
         self.idle_rounds += u64::from(acks == 0);
+    }
+
+    /// Records an event a subscriber of `node` saw: `last[client] = seq` is durable.
+    fn event(
+        &mut self,
+        node: usize,
+        client: u32,
+        seq: u64,
+        epoch: u64,
+        text: &str,
+        bad: &mut Vec<String>,
+    ) {
+        self.events += 1;
+        if !in_epoch(seq, epoch) {
+            bad.push(format!("event {text:?} has a seq outside epoch {epoch}"));
+        }
+        if let Some(before) = self.event_seqs.insert((node, client), seq)
+            && before >= seq
+        {
+            bad.push(format!(
+                "n{node}'s events for client {client} did not increase: {seq} after {before}"
+            ));
+        }
+        let high = self.nodes[node].evented.entry(client).or_default();
+        *high = (*high).max(seq);
     }
 
     /// Records one line; returns its kind if it acknowledged something.
@@ -802,6 +1287,35 @@ impl Model {
                 self.panicked.insert((client, seq), node);
                 Kind::Poison
             }
+            Line::Send {
+                from,
+                to,
+                client,
+                seq,
+                applied,
+            } => {
+                let model = &mut self.nodes[from];
+                raise(&mut model.sent, client, seq);
+                model.sends += 1;
+                model.applied += 1;
+                model.replied = model.replied.max(applied);
+                self.nodes[to].incoming.insert((from, client, seq));
+                Kind::Send
+            }
+            Line::Schedule {
+                node,
+                client,
+                seq,
+                applied,
+            } => {
+                let model = &mut self.nodes[node];
+                raise(&mut model.scheduled, client, seq);
+                model.schedules += 1;
+                model.applied += 1;
+                model.replied = model.replied.max(applied);
+                model.ticks.insert((client, seq));
+                Kind::Schedule
+            }
             Line::Set { client, seq } => {
                 raise(&mut self.sets, client, seq);
                 Kind::Set
@@ -826,6 +1340,7 @@ impl Model {
                 bad.push(format!("client {client}, seq {seq} failed: {message}"));
                 return None;
             }
+            Line::Event { .. } | Line::Lag { .. } => return None,
         })
     }
 
@@ -878,10 +1393,18 @@ impl Model {
         let mut out = Vec::new();
         for (i, (node, model)) in seen.nodes.iter().zip(&self.nodes).enumerate() {
             self.check_node(i, node, model, epoch, &mut out);
-            if let Some(before) = self.previous.as_ref().map(|p| &p.nodes[i]) {
+            if let Some(before) = self.previous.as_ref().map(|p| &p.again[i]) {
                 went_back(&format!("n{i}"), before, node, &mut out);
             }
+            // Between the passes of one observation, too.
+            went_back(
+                &format!("n{i} (second pass)"),
+                node,
+                &seen.again[i],
+                &mut out,
+            );
         }
+        self.check_deliveries(seen, epoch, &mut out);
         for client in 0..CLIENTS {
             let stored = seen.sets[client as usize];
             let acked = self.sets.get(&client).copied().unwrap_or(0);
@@ -940,6 +1463,8 @@ impl Model {
             ("last", &node.last, &model.last),
             ("relay_out", &node.relay_out, &model.relay_out),
             ("relay_in", &node.relay_in, &model.relay_in),
+            ("sent", &node.sent, &model.sent),
+            ("scheduled", &node.scheduled, &model.scheduled),
         ];
         for (name, stored, acked) in fields {
             for (&client, &high) in acked {
@@ -983,7 +1508,306 @@ impl Model {
                 self.slack()
             ));
         }
+        for (&client, &high) in &model.evented {
+            let stored = node.last.get(&client).copied().unwrap_or(0);
+            if stored < high {
+                out.push(format!(
+                    "n{i}.last[{client}]: an event showed {high} durable, {stored} is on disk \
+                     (lost)"
+                ));
+            }
+        }
+        let counts = [
+            ("sends", node.sends, model.sends),
+            ("schedules", node.schedules, model.schedules),
+        ];
+        for (name, stored, acked) in counts {
+            if stored < acked {
+                out.push(format!(
+                    "n{i}.{name}: {acked} were acknowledged, {stored} on disk (lost)"
+                ));
+            }
+            if stored > acked + self.slack() {
+                out.push(format!(
+                    "n{i}.{name} is {stored} after {acked} acknowledged and at most {} in flight",
+                    self.slack()
+                ));
+            }
+        }
+        let sends_to: u64 = node.sends_to.values().sum();
+        if sends_to != node.sends {
+            out.push(format!(
+                "n{i}: {} sends, but {sends_to} counted per receiver",
+                node.sends
+            ));
+        }
+        let delivered_from: u64 = node.delivered_from.values().sum();
+        if delivered_from != node.deliveries {
+            out.push(format!(
+                "n{i}: {} deliveries, but {delivered_from} counted per sender",
+                node.deliveries
+            ));
+        }
+        if node.dups != 0 {
+            out.push(format!(
+                "n{i}.dups = {}: a delivery was applied twice, or out of order",
+                node.dups
+            ));
+        }
+        self.check_ticks(i, node, model, epoch, out);
     }
+
+    fn check_ticks(
+        &self,
+        i: usize,
+        node: &Node,
+        model: &NodeModel,
+        epoch: u64,
+        out: &mut Vec<String>,
+    ) {
+        if node.tick_dups != 0 {
+            out.push(format!(
+                "n{i}.tick_dups = {}: a schedule fired twice",
+                node.tick_dups
+            ));
+        }
+        // Same state, same snapshot: no pass to mind.
+        if node.tick_count() > node.schedules {
+            out.push(format!(
+                "n{i}: {} ticks fired, only {} schedules were made",
+                node.tick_count(),
+                node.schedules
+            ));
+        }
+        for (&client, seqs) in &node.ticks {
+            let scheduled = node.scheduled.get(&client).copied().unwrap_or(0);
+            for &seq in seqs {
+                let what = format!("n{i}.ticks[{client}] holds {seq}");
+                self.check_seq(&what, client, seq, 0, epoch, out);
+                if seq > scheduled {
+                    out.push(format!(
+                        "{what}, above scheduled[{client}] = {scheduled}: never scheduled"
+                    ));
+                }
+                if !model.ticks.contains(&(client, seq)) && seq != self.issued_bound(client, seq) {
+                    out.push(format!(
+                        "{what}: no acknowledged schedule here, nor client {client}'s operation \
+                         in flight at a kill"
+                    ));
+                }
+            }
+        }
+    }
+
+    /// Deliveries (first pass) against sends (second pass): never more, never unsent.
+    fn check_deliveries(&self, seen: &Observed, epoch: u64, out: &mut Vec<String>) {
+        for (to, receiver) in seen.nodes.iter().enumerate() {
+            for (&from, &count) in &receiver.delivered_from {
+                let sent = seen
+                    .again
+                    .get(from)
+                    .and_then(|sender| sender.sends_to.get(&to))
+                    .copied()
+                    .unwrap_or(0);
+                if count > sent {
+                    out.push(format!(
+                        "n{from} -> n{to}: {count} deliveries applied, {sent} sends made"
+                    ));
+                }
+            }
+            for (&from, clients) in &receiver.delivered {
+                let Some(sender) = seen.again.get(from) else {
+                    out.push(format!("n{to}.delivered names n{from}, which is no node"));
+                    continue;
+                };
+                for (&client, &seq) in clients {
+                    let what = format!("n{to}.delivered[n{from}][{client}]");
+                    self.check_seq(&what, client, seq, 0, epoch, out);
+                    let sent = sender.sent.get(&client).copied().unwrap_or(0);
+                    if seq > sent {
+                        out.push(format!(
+                            "{what} = {seq}, above n{from}.sent[{client}] = {sent}: never sent"
+                        ));
+                    }
+                    if !self.nodes[to].incoming.contains(&(from, client, seq))
+                        && seq != self.issued_bound(client, seq)
+                    {
+                        out.push(format!(
+                            "{what} = {seq}: no acknowledged send from n{from} to n{to}, nor \
+                             client {client}'s operation in flight at a kill"
+                        ));
+                    }
+                }
+            }
+        }
+        let deliveries: u64 = seen.nodes.iter().map(|n| n.deliveries).sum();
+        let sends: u64 = seen.again.iter().map(|n| n.sends).sum();
+        if deliveries > sends {
+            out.push(format!(
+                "{deliveries} deliveries applied in all, {sends} sends made"
+            ));
+        }
+    }
+
+    /// After the drain: every send delivered and every schedule ticked, exactly once.
+    fn check_drained(&self, seen: &Observed) -> Vec<String> {
+        let mut out = Vec::new();
+        for (to, receiver) in seen.nodes.iter().enumerate() {
+            for (from, sender) in seen.again.iter().enumerate() {
+                let sent = sender.sends_to.get(&to).copied().unwrap_or(0);
+                let delivered = receiver.delivered_from.get(&from).copied().unwrap_or(0);
+                if delivered != sent {
+                    out.push(format!(
+                        "drained: n{from} -> n{to}: {sent} sends, {delivered} deliveries"
+                    ));
+                }
+            }
+            for &(from, client, seq) in &self.nodes[to].incoming {
+                let last = receiver
+                    .delivered
+                    .get(&from)
+                    .and_then(|clients| clients.get(&client))
+                    .copied()
+                    .unwrap_or(0);
+                if last < seq {
+                    out.push(format!(
+                        "drained: the acknowledged send {client}/{seq} from n{from} never \
+                         reached n{to} (its last from there is {last})"
+                    ));
+                }
+            }
+        }
+        let deliveries: u64 = seen.nodes.iter().map(|n| n.deliveries).sum();
+        let sends: u64 = seen.again.iter().map(|n| n.sends).sum();
+        if deliveries != sends {
+            out.push(format!(
+                "drained: {deliveries} deliveries applied in all, {sends} sends made"
+            ));
+        }
+        for (i, (node, model)) in seen.nodes.iter().zip(&self.nodes).enumerate() {
+            if node.tick_count() != node.schedules {
+                out.push(format!(
+                    "drained: n{i} made {} schedules, {} ticked",
+                    node.schedules,
+                    node.tick_count()
+                ));
+            }
+            for &(client, seq) in &model.ticks {
+                if !node
+                    .ticks
+                    .get(&client)
+                    .is_some_and(|seqs| seqs.contains(&seq))
+                {
+                    out.push(format!(
+                        "drained: the acknowledged schedule {client}/{seq} on n{i} never ticked"
+                    ));
+                }
+            }
+        }
+        out
+    }
+}
+
+/// What the file at rest shows: every send made is delivered or pending, every schedule
+/// made has fired or is pending, and nothing pending was applied already.
+fn check_at_rest(rest: &AtRest) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut rows: HashMap<(usize, usize), u64> = HashMap::new();
+    for (from, to, action) in &rest.messages {
+        *rows.entry((*from, *to)).or_default() += 1;
+        let &NodeAction::Deliver {
+            from: named,
+            client,
+            seq,
+        } = action
+        else {
+            out.push(format!(
+                "at rest: n{from} -> n{to} holds {action:?}, not a Deliver"
+            ));
+            continue;
+        };
+        if named != *from {
+            out.push(format!(
+                "at rest: n{from} -> n{to} holds a Deliver from n{named}"
+            ));
+        }
+        let (sender, receiver) = (&rest.nodes[*from], &rest.nodes[*to]);
+        let applied = receiver
+            .delivered
+            .get(from)
+            .and_then(|clients| clients.get(&client))
+            .copied()
+            .unwrap_or(0);
+        if seq <= applied {
+            out.push(format!(
+                "at rest: the Deliver {client}/{seq} from n{from} is still pending, but n{to} \
+                 applied up to {applied} from there: its removal did not commit with it"
+            ));
+        }
+        let sent = sender.sent.get(&client).copied().unwrap_or(0);
+        if seq > sent {
+            out.push(format!(
+                "at rest: the Deliver {client}/{seq} from n{from} to n{to} is pending, but \
+                 n{from}.sent[{client}] is {sent}"
+            ));
+        }
+    }
+    for (to, receiver) in rest.nodes.iter().enumerate() {
+        for (from, sender) in rest.nodes.iter().enumerate() {
+            let sent = sender.sends_to.get(&to).copied().unwrap_or(0);
+            let delivered = receiver.delivered_from.get(&from).copied().unwrap_or(0);
+            let pending = rows.get(&(from, to)).copied().unwrap_or(0);
+            if delivered + pending != sent {
+                out.push(format!(
+                    "at rest: n{from} -> n{to}: {sent} sends made, {delivered} delivered and \
+                     {pending} pending"
+                ));
+            }
+        }
+    }
+    let mut rows = vec![0; NODES];
+    for (i, action) in &rest.schedules {
+        rows[*i] += 1;
+        let &NodeAction::Tick { client, seq } = action else {
+            out.push(format!(
+                "at rest: n{i} has {action:?} scheduled, not a Tick"
+            ));
+            continue;
+        };
+        let node = &rest.nodes[*i];
+        if node
+            .ticks
+            .get(&client)
+            .is_some_and(|seqs| seqs.contains(&seq))
+        {
+            out.push(format!(
+                "at rest: the Tick {client}/{seq} of n{i} is still scheduled, but it fired: its \
+                 removal did not commit with it"
+            ));
+        }
+        let scheduled = node.scheduled.get(&client).copied().unwrap_or(0);
+        if seq > scheduled {
+            out.push(format!(
+                "at rest: the Tick {client}/{seq} of n{i} is pending, but \
+                 n{i}.scheduled[{client}] is {scheduled}"
+            ));
+        }
+    }
+    for (i, (node, pending)) in rest.nodes.iter().zip(rows).enumerate() {
+        let fired = node.tick_count() + node.tick_dups;
+        if fired + pending != node.schedules {
+            out.push(format!(
+                "at rest: n{i}: {} schedules made, {fired} fired and {pending} pending",
+                node.schedules
+            ));
+        }
+    }
+    out
+}
+
+/// Whether `seq` is one that epoch `epoch` issues.
+fn in_epoch(seq: u64, epoch: u64) -> bool {
+    seq / EPOCH == epoch && !seq.is_multiple_of(EPOCH)
 }
 
 /// Reports anything in `now` below what `before` (an earlier round) found on disk.
@@ -992,6 +1816,8 @@ fn went_back(name: &str, before: &Node, now: &Node, out: &mut Vec<String>) {
         ("last", &before.last, &now.last),
         ("relay_out", &before.relay_out, &now.relay_out),
         ("relay_in", &before.relay_in, &now.relay_in),
+        ("sent", &before.sent, &now.sent),
+        ("scheduled", &before.scheduled, &now.scheduled),
     ];
     for (field, before, now) in fields {
         for (client, &old) in before {
@@ -1003,11 +1829,40 @@ fn went_back(name: &str, before: &Node, now: &Node, out: &mut Vec<String>) {
             }
         }
     }
-    if now.applied < before.applied {
-        out.push(format!(
-            "{name}.applied went back from {} to {}",
-            before.applied, now.applied
-        ));
+    for (from, clients) in &before.delivered {
+        for (client, &old) in clients {
+            let new = now
+                .delivered
+                .get(from)
+                .and_then(|c| c.get(client))
+                .copied()
+                .unwrap_or(0);
+            if new < old {
+                out.push(format!(
+                    "{name}.delivered[n{from}][{client}] went back from {old} to {new}"
+                ));
+            }
+        }
+    }
+    for (client, seqs) in &before.ticks {
+        let now_seqs = now.ticks.get(client);
+        for seq in seqs {
+            if !now_seqs.is_some_and(|s| s.contains(seq)) {
+                out.push(format!("{name}.ticks[{client}] lost {seq}"));
+            }
+        }
+    }
+    let counts = [
+        ("applied", before.applied, now.applied),
+        ("sends", before.sends, now.sends),
+        ("deliveries", before.deliveries, now.deliveries),
+        ("schedules", before.schedules, now.schedules),
+        ("tick count", before.tick_count(), now.tick_count()),
+    ];
+    for (field, old, new) in counts {
+        if new < old {
+            out.push(format!("{name}.{field} went back from {old} to {new}"));
+        }
     }
 }
 
@@ -1043,19 +1898,11 @@ fn parent() -> ExitCode {
         let child_seed = rng.next();
         let kill_after = Duration::from_millis(rng.between(KILL_AFTER_MS.0, KILL_AFTER_MS.1));
         let fail = |dir: &mut TempDir, problems: &[String]| {
-            dir.keep();
-            eprintln!(
-                "torture: FAILED in round {round} of {kills} (seed {seed}, child seed {child_seed}, \
-                 killed after {kill_after:?}); file and child stderr kept in {}",
-                dir.path().display()
+            let when = format!(
+                "in round {round} of {kills} (seed {seed}, child seed {child_seed}, killed after \
+                 {kill_after:?})"
             );
-            for problem in problems.iter().take(30) {
-                eprintln!("torture: violation: {problem}");
-            }
-            if problems.len() > 30 {
-                eprintln!("torture: ... and {} more", problems.len() - 30);
-            }
-            ExitCode::FAILURE
+            report(dir, &when, problems)
         };
         let run = match run_child(&db, &stderr, epoch, child_seed, kill_after) {
             Ok(run) => run,
@@ -1063,6 +1910,14 @@ fn parent() -> ExitCode {
         };
         let mut problems = Vec::new();
         model.absorb(&run, epoch, &mut problems);
+        match at_rest(&db) {
+            Ok(rest) => {
+                problems.extend(check_at_rest(&rest));
+                model.backlog.0 += rest.messages.len() as u64;
+                model.backlog.1 += rest.schedules.len() as u64;
+            }
+            Err(problem) => problems.push(problem),
+        }
         match runtime.block_on(observe(&db)) {
             Ok(found) => {
                 problems.extend(model.check(&found, epoch));
@@ -1081,6 +1936,38 @@ fn parent() -> ExitCode {
             );
         }
     }
+    let (found, settled) = match runtime.block_on(drain(&db)) {
+        Ok((found, settled)) => (Some(found), Ok(settled)),
+        Err((problem, found)) => (found, Err(problem)),
+    };
+    let mut problems: Vec<String> = settled.as_ref().err().cloned().into_iter().collect();
+    if let Some(found) = &found {
+        // What was last read, checked once: as after any round, then as drained.
+        problems.extend(model.check(found, kills as u64));
+        problems.extend(model.check_drained(found));
+    }
+    // And at rest once more: nothing may be left pending.
+    match at_rest(&db) {
+        Ok(rest) => {
+            problems.extend(check_at_rest(&rest));
+            if !rest.messages.is_empty() || !rest.schedules.is_empty() {
+                problems.push(format!(
+                    "drained: {} messages and {} schedules are still in the file",
+                    rest.messages.len(),
+                    rest.schedules.len()
+                ));
+            }
+        }
+        Err(problem) => problems.push(problem),
+    }
+    let (Some(found), Ok(settled), true) = (found, settled, problems.is_empty()) else {
+        return report(&mut dir, &format!("in the drain (seed {seed})"), &problems);
+    };
+    let drained = Drained {
+        messages: found.nodes.iter().map(|n| n.deliveries).sum(),
+        ticks: found.nodes.iter().map(Node::tick_count).sum(),
+        settled,
+    };
     let allowed_idle = 2 + model.rounds / 25;
     if model.idle_rounds > allowed_idle {
         eprintln!(
@@ -1090,11 +1977,37 @@ fn parent() -> ExitCode {
         );
         return ExitCode::FAILURE;
     }
-    summary(&model, kills, started.elapsed());
+    summary(&model, kills, &drained, started.elapsed());
     ExitCode::SUCCESS
 }
 
-fn summary(model: &Model, kills: usize, elapsed: Duration) {
+/// Reports a failure `when` with its problems, keeping the temp dir.
+fn report(dir: &mut TempDir, when: &str, problems: &[String]) -> ExitCode {
+    dir.keep();
+    eprintln!(
+        "torture: FAILED {when}; file and child stderr kept in {}",
+        dir.path().display()
+    );
+    for problem in problems.iter().take(30) {
+        eprintln!("torture: violation: {problem}");
+    }
+    if problems.len() > 30 {
+        eprintln!("torture: ... and {} more", problems.len() - 30);
+    }
+    ExitCode::FAILURE
+}
+
+/// What the drain found once everything pending was applied.
+struct Drained {
+    /// Deliveries applied in all (equal to the sends made).
+    messages: u64,
+    /// Ticks fired in all (equal to the schedules made).
+    ticks: u64,
+    /// How long until nothing was pending.
+    settled: Duration,
+}
+
+fn summary(model: &Model, kills: usize, drained: &Drained, elapsed: Duration) {
     let count = |kind: Kind| model.counts.get(&kind).copied().unwrap_or(0);
     let total: u64 = Kind::ALL.iter().map(|&k| count(k)).sum();
     let by_kind: Vec<String> = Kind::ALL
@@ -1103,10 +2016,20 @@ fn summary(model: &Model, kills: usize, elapsed: Duration) {
         .collect();
     println!(
         "torture: {kills} kills, {} rounds checked, {total} acknowledged effects checked ({}), \
-         {} panics observed, {} idle rounds, {} lines cut off by a kill, elapsed {elapsed:.1?}",
+         {} panics observed, {} events seen ({} lags, {} missed), {} messages and {} schedules \
+         pending at rest after the kills, drained {} messages and {} ticks (settled in {:.1?}), {} idle \
+         rounds, {} lines cut off by a kill, elapsed {elapsed:.1?}",
         model.rounds,
         by_kind.join(", "),
         count(Kind::Poison) + count(Kind::RelayPanic),
+        model.events,
+        model.lags,
+        model.missed,
+        model.backlog.0,
+        model.backlog.1,
+        drained.messages,
+        drained.ticks,
+        drained.settled,
         model.idle_rounds,
         model.cut_off,
     );
