@@ -11,9 +11,11 @@
 //!
 //! Scenarios, in order: `hot_actor`, `many_actors`, `one_caller_latency`,
 //! `read_round_trip`, `idle_actor_memory`, `cold_wake`, `open_1m`, `durable_vs_callers`,
-//! `kv_set`, `kv_get` (the key-value stores against SQLite).
+//! `kv_set`, `kv_get` (the key-value stores against SQLite), `schedules`, `pending_schedules`
+//! (durable timers), `outbox_bank` (the outbox bank against the saga it replaced).
 //! `docs/benchmarks.md` describes each and reports a full run.
 
+mod bank;
 mod chart;
 mod counter;
 mod diag;
@@ -24,8 +26,10 @@ mod open;
 mod peers;
 mod raw;
 mod report;
+mod schedules;
 mod stats;
 mod throughput;
+mod timers;
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -44,7 +48,7 @@ pub type Result<T> = std::result::Result<T, Error>;
 type Scenario = fn(&Runtime, &Settings) -> Result<Vec<Row>>;
 
 /// Every scenario, in the order they run.
-const SCENARIOS: [(&str, Scenario); 10] = [
+const SCENARIOS: [(&str, Scenario); 13] = [
     ("hot_actor", throughput::hot_actor),
     ("many_actors", throughput::many_actors),
     ("one_caller_latency", latency::one_caller_latency),
@@ -55,6 +59,9 @@ const SCENARIOS: [(&str, Scenario); 10] = [
     ("durable_vs_callers", throughput::durable_vs_callers),
     ("kv_set", kv::kv_set),
     ("kv_get", kv::kv_get),
+    ("schedules", schedules::schedules),
+    ("pending_schedules", schedules::pending_schedules),
+    ("outbox_bank", bank::outbox_bank),
 ];
 
 /// A directory deleted (with its contents) when dropped.
@@ -168,6 +175,12 @@ fn main() -> Result<()> {
                 return Err("crash-child PATH KEY".into());
             };
             return open::crash_child(Path::new(path), key);
+        }
+        Some("pending-child") => {
+            let [_, path, key] = args.as_slice() else {
+                return Err("pending-child PATH KEY".into());
+            };
+            return schedules::pending_child(Path::new(path), key);
         }
         _ => {}
     }

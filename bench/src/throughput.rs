@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use actor_core::{Handle, System};
+use actor_core::{Actor, Handle, System};
 use tokio::runtime::Runtime;
 
 use crate::chart::{Labels, Series, line_chart};
@@ -30,6 +30,14 @@ pub async fn open_system(path: &Path, quick_repair: bool) -> Result<System> {
 /// Creates (durably) one counter per key, from 256 concurrent tasks so that creations share
 /// commits. Returns the handles in `keys` order. Not timed.
 pub async fn create_actors(system: &System, keys: &[String]) -> Result<Vec<Handle<Counter>>> {
+    create_handles::<Counter>(system, keys).await
+}
+
+/// [`create_actors`] for any actor type created from a default input.
+pub async fn create_handles<A: Actor>(system: &System, keys: &[String]) -> Result<Vec<Handle<A>>>
+where
+    A::Input: Default,
+{
     let keys = Arc::new(keys.to_vec());
     let creators = 256.min(keys.len().max(1));
     let mut tasks = Vec::with_capacity(creators);
@@ -38,7 +46,7 @@ pub async fn create_actors(system: &System, keys: &[String]) -> Result<Vec<Handl
         tasks.push(tokio::spawn(async move {
             let mut out = Vec::new();
             for i in (c..keys.len()).step_by(creators) {
-                out.push((i, system.get_or_create::<Counter>(keys[i].as_str()).await?));
+                out.push((i, system.get_or_create::<A>(keys[i].as_str()).await?));
             }
             Ok::<_, actor_core::StartError>(out)
         }));
