@@ -88,7 +88,7 @@ async fn main() -> Result<(), actor_core::Error> {
     println!("listener heard {heard} events, {order}");
     match sleepy.next().await {
         Some(Err(EventLag(missed))) => {
-            println!("sleepy listener fell behind: missed {missed} events")
+            println!("sleepy listener fell behind: missed {missed} events");
         }
         other => println!("sleepy listener: {other:?}"),
     }

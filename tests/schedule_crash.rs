@@ -134,7 +134,7 @@ fn schedules_fire_exactly_once_across_sigkill() {
     let dir = TempDir::new("schedule-crash");
     let path = dir.path().join("alarms.redb");
     let seed = XorShift::clock_seed();
-    let mut rng = XorShift::new(seed);
+    let mut delays = XorShift::new(seed);
     let mut acked: Vec<String> = Vec::new();
     for round in 0..KILLS {
         let mut child = Command::new(std::env::current_exe().expect("the test binary"))
@@ -150,7 +150,7 @@ fn schedules_fire_exactly_once_across_sigkill() {
             .stderr(Stdio::null())
             .spawn()
             .expect("start the child");
-        std::thread::sleep(Duration::from_millis(rng.between(80, 300)));
+        std::thread::sleep(Duration::from_millis(delays.between(80, 300)));
         child.kill().expect("SIGKILL");
         let mut out = String::new();
         child
