@@ -117,6 +117,26 @@ impl Storage for FuzzStorage {
     ) -> Result<Vec<(String, String)>, StorageError> {
         Ok(Vec::new())
     }
+
+    fn schedules(
+        &self,
+        _after: Option<(u64, u64)>,
+        _limit: usize,
+    ) -> Result<Vec<actor_core::ScheduleRow>, StorageError> {
+        Ok(Vec::new())
+    }
+
+    fn messages(
+        &self,
+        _after: Option<u64>,
+        _limit: usize,
+    ) -> Result<Vec<actor_core::MessageRow>, StorageError> {
+        Ok(Vec::new())
+    }
+
+    fn next_epoch(&self) -> Result<u32, StorageError> {
+        Ok(1)
+    }
 }
 
 struct Harness {
