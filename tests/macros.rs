@@ -133,6 +133,11 @@ impl Counter {
     pub(crate) async fn r#type(&self) -> String {
         "counter".to_owned()
     }
+
+    /// A raw identifier as an argument: its field is `type`.
+    pub(crate) async fn label(&self, r#type: String) -> String {
+        r#type
+    }
 }
 
 /// A single action, which can fail: in its typed method the arms for another action's reply
@@ -176,7 +181,16 @@ fn actions_lists_the_names_in_declaration_order() {
             "history_len"
         ]
     );
-    assert_eq!(<Counter as Actor>::ACTIONS, ["add", "get", "type"]);
+    assert_eq!(<Counter as Actor>::ACTIONS, ["add", "get", "type", "label"]);
+}
+
+#[test]
+fn actions_lists_each_actions_argument_names() {
+    let expected: [&[&str]; 6] = [&["amount"], &["amount"], &[], &[], &["owner"], &[]];
+    assert_eq!(<Account as Actor>::ARGUMENTS, expected);
+    // The context is not an argument; a raw identifier is named as serde names its field.
+    let expected: [&[&str]; 4] = [&["by"], &[], &[], &["type"]];
+    assert_eq!(<Counter as Actor>::ARGUMENTS, expected);
 }
 
 #[tokio::test]
@@ -220,6 +234,11 @@ async fn typed_handle_methods_call_the_actions() {
     assert_eq!(
         c.ask_json("type", json!(null)).await.unwrap(),
         json!("counter")
+    );
+    // The argument is called by the name `ARGUMENTS` lists.
+    assert_eq!(
+        c.ask_json("label", json!({"type": "blue"})).await.unwrap(),
+        json!("blue")
     );
     system.shutdown().await;
 }

@@ -95,6 +95,12 @@ pub trait Actor: Serialize + DeserializeOwned + Send + Sync + Sized + 'static {
     /// `Deserialize` and a wrong one is a [`ByNameError::Arguments`](crate::ByNameError::Arguments).
     const ACTIONS: &'static [&'static str] = &[];
 
+    /// The argument names of each action in [`ACTIONS`](Actor::ACTIONS), in the same order
+    /// (`ARGUMENTS[i]` belongs to `ACTIONS[i]`): the fields of the JSON object a call by name
+    /// takes. `#[actions]` fills it in; a hand-written actor may leave it empty (the default),
+    /// and then a listing of its actions says their arguments are not known.
+    const ARGUMENTS: &'static [&'static [&'static str]] = &[];
+
     /// What [`create_state`](Actor::create_state) takes. `()` for actors whose initial state is
     /// a constant.
     type Input: Send + 'static;

@@ -4,6 +4,7 @@
 
 use proc_macro2::{Ident, TokenStream};
 use quote::{format_ident, quote, quote_spanned};
+use syn::ext::IdentExt;
 use syn::spanned::Spanned;
 use syn::{DeriveInput, ItemImpl, Type};
 
@@ -141,6 +142,11 @@ fn actor_impl(model: &ActorImpl<'_>) -> TokenStream {
     let p = quote!(::actor_core::__private);
     let fallible: Vec<&Action> = model.actions.iter().filter(|a| a.err.is_some()).collect();
     let names = model.actions.iter().map(|a| &a.name);
+    // The names serde gives the fields: `type` for `r#type`.
+    let arguments = model.actions.iter().map(|a| {
+        let names = a.args.iter().map(|arg| arg.name.unraw().to_string());
+        quote!(&[#(#names),*])
+    });
 
     let action_def = define_action_enum(model, &action_enum);
     let reply_variants = model.actions.iter().map(|a| {
@@ -333,6 +339,7 @@ fn actor_impl(model: &ActorImpl<'_>) -> TokenStream {
             const NAME: &'static str = <Self as #p::ActorMeta>::NAME;
             const STATE_VERSION: u32 = <Self as #p::ActorMeta>::STATE_VERSION;
             const ACTIONS: &'static [&'static str] = &[#(#names),*];
+            const ARGUMENTS: &'static [&'static [&'static str]] = &[#(#arguments),*];
             type Input = <Self as #p::ActorMeta>::Input;
             type Action = #action_enum;
             type Reply = #reply_enum;

@@ -99,6 +99,7 @@ pub fn derive_actor(input: TokenStream) -> TokenStream {
 /// pub enum CounterError {}                        // Debug, Display, Error, Serialize (untagged)
 /// impl Actor for Counter {
 ///     const ACTIONS: &'static [&'static str] = &["increment"];
+///     const ARGUMENTS: &'static [&'static [&'static str]] = &[&["by"]]; // per action
 ///     type Action = CounterAction;
 ///     type Reply = CounterReply;
 ///     type Error = CounterError;
