@@ -779,6 +779,8 @@ async fn calls_by_name_tell_an_unknown_action_from_bad_arguments() {
     for (args, field) in [
         (json!({ "text": "a", "times": 2, "tiems": 3 }), "tiems"),
         (json!({ "text": "a" }), "times"),
+        // A mistyped argument is named too, not only described.
+        (json!({ "text": 5, "times": 2 }), "`text`"),
     ] {
         match w.ask_json("echo", args).await {
             Err(ByNameError::Arguments { source, .. }) => {

@@ -195,6 +195,7 @@ impl<A: Actor> Handle<A> {
                 action,
                 reply: tx,
                 encode,
+                caller: tracing::Span::current(),
             })),
         };
         self.deliver(envelope)
@@ -382,8 +383,8 @@ impl<A: Actor> Handle<A> {
         };
         let mut tagged = serde_json::Map::new();
         tagged.insert(action.to_owned(), args);
-        let decoded =
-            serde_json::from_value(serde_json::Value::Object(tagged)).map_err(|e| bad_args(&e))?;
+        let decoded = serde_path_to_error::deserialize(serde_json::Value::Object(tagged))
+            .map_err(|e| bad_args(&ArgumentPath(e)))?;
         self.call_by_name::<Json>(action, decoded).await
     }
 
@@ -508,6 +509,31 @@ fn check_action_name<A: Actor, P>(action: &str) -> Result<(), ByNameError<P>> {
         action: crate::limits::quote(action),
         valid: A::ACTIONS,
     })
+}
+
+/// A decoding error of a call by name's arguments, with the path of the argument that did not
+/// decode when the error does not name it already: `by: invalid type: string "x", expected
+/// i64`, `items[2].name: ...`.
+struct ArgumentPath(serde_path_to_error::Error<serde_json::Error>);
+
+impl fmt::Display for ArgumentPath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        use serde_path_to_error::Segment;
+        // The first segment is the action's name (the enum's tag): not an argument.
+        let mut path = String::new();
+        for segment in self.0.path().iter().skip(1) {
+            if !path.is_empty() && !matches!(segment, Segment::Seq { .. }) {
+                path.push('.');
+            }
+            path.push_str(&segment.to_string());
+        }
+        let inner = self.0.inner().to_string();
+        if path.is_empty() || inner.contains(&format!("`{path}`")) {
+            f.write_str(&inner)
+        } else {
+            write!(f, "`{path}`: {inner}")
+        }
+    }
 }
 
 /// Why a reply did not encode.

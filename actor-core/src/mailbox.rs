@@ -38,6 +38,8 @@ pub(crate) struct ByNameCall<A: Actor> {
     pub(crate) action: A::Action,
     pub(crate) reply: oneshot::Sender<Reply<A>>,
     pub(crate) encode: EncodeResult<A>,
+    /// The caller's span (an HTTP request's, say), so that the action's span joins it.
+    pub(crate) caller: tracing::Span,
 }
 
 /// A stored action to run.

@@ -318,8 +318,10 @@ impl<A: Actor> ActorTask<A> {
                         action,
                         reply,
                         encode,
+                        caller,
                     } = *call;
-                    let span = tracing::debug_span!("action", actor = %self.slot().path());
+                    // A child of the caller's span: an HTTP request's trace shows its action.
+                    let span = tracing::debug_span!(parent: &caller, "action", actor = %self.slot().path());
                     // Boxed: the typed path's future (the task an idle actor keeps) stays
                     // free of the encoder.
                     Box::pin(self.act(action, Some(reply), encode))
