@@ -90,6 +90,8 @@ pub(crate) struct Timer {
     /// Set when a scan stopped at [`MAX_FIRING`]: the next firing done scans again.
     saturated: AtomicBool,
     stopped: AtomicBool,
+    /// The service's task, awaited by [`stopped`](Timer::stopped): a scan holds the storage.
+    task: Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
 impl std::fmt::Debug for Timer {
@@ -120,8 +122,10 @@ impl Timer {
             next_due: AtomicU64::new(0),
             saturated: AtomicBool::new(false),
             stopped: AtomicBool::new(false),
+            task: Mutex::new(None),
         });
-        tokio::spawn(Arc::clone(&timer).run());
+        let task = tokio::spawn(Arc::clone(&timer).run());
+        *timer.task.lock().unwrap_or_else(PoisonError::into_inner) = Some(task);
         timer
     }
 
@@ -141,6 +145,20 @@ impl Timer {
     pub(crate) fn stop(&self) {
         self.stopped.store(true, Ordering::SeqCst);
         self.wake.notify_one();
+    }
+
+    /// Stops the service and waits until its task has ended, so that no scan holds the
+    /// storage any more (up to 5 s: a scan is a few page reads).
+    pub(crate) async fn stopped(&self) {
+        self.stop();
+        let task = self
+            .task
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some(task) = task {
+            let _ = tokio::time::timeout(Duration::from_secs(5), task).await;
+        }
     }
 
     fn shared(&self) -> std::sync::MutexGuard<'_, Shared> {

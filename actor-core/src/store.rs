@@ -77,9 +77,7 @@ impl Store {
         Ok(id)
     }
 
-    /// Stops the writer once it has committed what is queued, and lets the storage go:
-    /// once no reader holds it any more (a read in flight finishes first, up to 5 s), so that
-    /// the file is closed when this returns.
+    /// Stops the writer once it has committed what is queued, and lets the storage go.
     pub(crate) async fn close(&self) {
         let _ = self.writer.send(Request::Stop);
         let thread = self
@@ -90,19 +88,9 @@ impl Store {
         if let Some(thread) = thread {
             let _ = tokio::task::spawn_blocking(move || thread.join()).await;
         }
-        let storage = self
-            .storage
+        self.storage
             .write()
             .unwrap_or_else(PoisonError::into_inner)
             .take();
-        if let Some(storage) = storage {
-            let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
-            while Arc::strong_count(&storage) > 1 && tokio::time::Instant::now() < deadline {
-                tokio::time::sleep(std::time::Duration::from_millis(1)).await;
-            }
-            if Arc::strong_count(&storage) > 1 {
-                tracing::warn!("the storage is still held after shutdown; it closes when released");
-            }
-        }
     }
 }

@@ -412,6 +412,8 @@ impl System {
             let _ = tokio::time::timeout(Duration::from_millis(50), idle).await;
         }
         inner.registry().clear();
+        // The timer's scans read the storage: none may hold it when the file is let go.
+        inner.timer.stopped().await;
         inner.store.close().await;
     }
 }
