@@ -635,6 +635,10 @@ pub enum Error {
     /// See [`ConfigError`].
     #[error(transparent)]
     Config(#[from] ConfigError),
+    /// See [`ServeError`](crate::http::ServeError) (the `http` feature).
+    #[cfg(feature = "http")]
+    #[error(transparent)]
+    Serve(#[from] crate::http::ServeError),
     /// An [`AskError`], [`TellError`] or [`ByNameError`], with the action's own error (or the
     /// undelivered action) boxed.
     #[error(transparent)]

@@ -69,6 +69,8 @@
 //!   `registry`: the actors a system knows and which type owns each name. `schedule`: the
 //!   timer service. `outbox`: the message delivery service.
 //! - [`system`](System): the public entry.
+//! - `http` (the `http` cargo feature): serving actors' actions as JSON over HTTP, a listing
+//!   of what is served, and a `fetch(request, env)` worker, on axum, tower and hyper.
 //!
 //! The guide in `docs/` (getting started, actors and state, the living actor, schedules,
 //! messages and events, types, actors without macros, durability, storage format) explains
@@ -81,6 +83,8 @@ mod depth;
 mod error;
 mod handle;
 mod host;
+#[cfg(feature = "http")]
+pub mod http;
 mod key;
 mod kv;
 mod limits;

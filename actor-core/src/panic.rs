@@ -65,7 +65,7 @@ impl<F: Future + Unpin> Future for CatchUnwind<F> {
 }
 
 /// Keeps the panics this crate catches (in actions, hooks, a state's `Serialize` or
-/// `Deserialize`, key-value update functions) out of stderr.
+/// `Deserialize`, key-value update functions, an HTTP worker) out of stderr.
 ///
 /// By default Rust's panic hook prints every panic, caught or not, so a panic storm in one
 /// actor fills stderr (with a full backtrace each under `RUST_BACKTRACE=1`) although each
