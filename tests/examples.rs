@@ -2,6 +2,8 @@
 
 #[path = "support/bin.rs"]
 mod bin;
+#[path = "support/http.rs"]
+mod http;
 #[path = "support/storage.rs"]
 mod storage;
 
@@ -129,4 +131,94 @@ fn chat_room_events_reach_a_listener_in_order_and_a_sleepy_one_lags() {
     assert!(out.contains("listener: Joined { name: \"ada\" }"), "{out}");
     assert!(out.contains("listener heard 304 events, in order"), "{out}");
     assert!(out.contains("sleepy listener fell behind: missed"), "{out}");
+}
+
+/// Starts a server example on a free port with the database `file`.
+fn serve(name: &str, args: &[&str]) -> http::ServerProcess {
+    let mut command = Command::new(bin::example(name));
+    command.args(["--listen", "127.0.0.1:0"]).args(args);
+    http::ServerProcess::start(command)
+}
+
+#[tokio::test]
+async fn ploy_worker_answers_as_the_seeds_basic_example_does() {
+    let path = storage::temp_path("ploy-worker-example");
+    let file = path.to_str().expect("utf-8 path");
+    let c = http::client();
+    let worker = serve("ploy_worker", &["--db", file]);
+    let base = worker.base.clone();
+    let exchange = |path: &'static str| {
+        let (c, base) = (c.clone(), base.clone());
+        async move {
+            let a = http::get(&c, &base, path).await;
+            let content_type = a.headers["content-type"].to_str().unwrap().to_owned();
+            (a.status, a.text, content_type)
+        }
+    };
+    let json = "application/json";
+    assert_eq!(
+        exchange("/get").await,
+        (200, r#"{"value":null}"#.into(), json.into())
+    );
+    assert_eq!(
+        exchange("/set").await,
+        (200, r#"{"success":true}"#.into(), json.into())
+    );
+    assert_eq!(
+        exchange("/get").await,
+        (200, r#"{"value":"hello world"}"#.into(), json.into())
+    );
+    let (status, text, content_type) = exchange("/anything/else").await;
+    assert_eq!((status, text.as_str()), (200, "State Worker"));
+    assert!(content_type.starts_with("text/plain"), "{content_type}");
+    let (exit, said) = worker.terminate();
+    assert!(
+        exit.success() && said.contains("shut down"),
+        "{exit}: {said}"
+    );
+
+    // The value is durable: a new process reads it, then deletes it.
+    let worker = serve("ploy_worker", &["--db", file]);
+    let base = worker.base.clone();
+    let exchange = |path: &'static str| {
+        let (c, base) = (c.clone(), base.clone());
+        async move { http::get(&c, &base, path).await.text }
+    };
+    assert_eq!(exchange("/get").await, r#"{"value":"hello world"}"#);
+    assert_eq!(exchange("/delete").await, r#"{"success":true}"#);
+    assert_eq!(exchange("/get").await, r#"{"value":null}"#);
+    drop(worker);
+    std::fs::remove_file(path).unwrap();
+}
+
+#[tokio::test]
+async fn counter_server_serves_the_counter_and_keeps_its_count() {
+    let path = storage::temp_path("counter-server-example");
+    let file = path.to_str().expect("utf-8 path");
+    let c = http::client();
+    let server = serve("counter_server", &[file]);
+    let increment = "/actors/Counter/visits/increment";
+    assert_eq!(
+        http::post(&c, &server.base, increment, r#"{"by": 1}"#)
+            .await
+            .text,
+        "1"
+    );
+    assert_eq!(
+        http::post(&c, &server.base, increment, r#"{"by": 2}"#)
+            .await
+            .text,
+        "3"
+    );
+    let listing = http::get(&c, &server.base, "/actors").await.body;
+    assert_eq!(listing["actors"][0]["actions"][0]["arguments"][0], "by");
+    let (exit, _) = server.terminate();
+    assert!(exit.success());
+    // The `counter` example reads the same file.
+    let out = run("counter", &[file]);
+    assert!(
+        out.contains("the count was 3 when this run started"),
+        "{out}"
+    );
+    std::fs::remove_file(path).unwrap();
 }
