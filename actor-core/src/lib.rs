@@ -73,8 +73,8 @@
 //!   of what is served, and a `fetch(request, env)` worker, on axum, tower and hyper.
 //!
 //! The guide in `docs/` (getting started, actors and state, the living actor, schedules,
-//! messages and events, types, actors without macros, durability, storage format) explains
-//! the promises and what they cost.
+//! messages and events, types, actors without macros, durability, storage format, serving
+//! actors over HTTP) explains the promises and what they cost.
 
 mod actor;
 mod ctx;
@@ -267,4 +267,7 @@ mod guide {
     struct Durability;
     #[doc = include_str!("../../docs/storage-format.md")]
     struct StorageFormat;
+    #[cfg(feature = "http")]
+    #[doc = include_str!("../../docs/serving.md")]
+    struct Serving;
 }
