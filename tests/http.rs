@@ -697,3 +697,69 @@ async fn registering_a_type_declares_it_to_the_system() {
     );
     server.shutdown().await;
 }
+
+/// Collects what the tracing subscriber writes.
+#[derive(Clone, Default)]
+struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn each_request_has_a_span_and_its_action_runs_inside_it() {
+    use tracing_subscriber::filter::LevelFilter;
+    use tracing_subscriber::fmt::format::FmtSpan;
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_ansi(false)
+        .with_max_level(LevelFilter::DEBUG)
+        .with_span_events(FmtSpan::CLOSE)
+        .with_writer(move || writer.clone())
+        .finish();
+    // This thread only: the runtime is single-threaded, so the server's and the actor's
+    // tasks run here too.
+    let _default = tracing_subscriber::util::SubscriberInitExt::set_default(subscriber);
+    let (server, base) = serve(System::temporary().await.unwrap(), |b| b).await;
+    let a = post(
+        &client(),
+        &base,
+        "/actors/Probe/k/increment",
+        r#"{"by": 1}"#,
+    )
+    .await;
+    assert_eq!(a.status, 200);
+    server.shutdown().await;
+    let text = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let closed: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains("http.request{") && l.contains("close"))
+        .collect();
+    let request = closed
+        .iter()
+        .find(|l| !l.contains(":action{"))
+        .unwrap_or_else(|| panic!("the request's span closed:\n{text}"));
+    for field in [
+        "method=POST",
+        "/actors/{type}/{key}/{action}",
+        "actor=Probe/k",
+        "status=200",
+        "duration_ms=",
+    ] {
+        assert!(request.contains(field), "{field} in {request}");
+    }
+    assert!(
+        closed
+            .iter()
+            .any(|l| l.contains("actor=Probe/k") && l.contains(":action{")),
+        "the action's span is a child of the request's:\n{text}"
+    );
+}
