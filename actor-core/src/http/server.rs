@@ -40,7 +40,7 @@ use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 use tracing::Span;
 
-use super::auth::{Auth, Tokens};
+use super::auth::{Auth, RouteGroup, Tokens};
 use super::error::{ErrorKind, Failure, ServeError, kind_of_status};
 use super::limits::Limits;
 use super::routes::{self, ActorRoute, Listing, Route, Shared};
@@ -337,10 +337,11 @@ fn router(shared: Arc<Shared>, tokens: Arc<Tokens>, limits: &Limits) -> Router {
 /// The span of one request. `actor` is recorded by the actor routes; an action called by the
 /// request runs in a child span.
 fn request_span(request: &Request<Body>) -> Span {
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or("(worker)", MatchedPath::as_str);
+    let route = match request.extensions().get::<MatchedPath>() {
+        Some(route) => route.as_str(),
+        None if RouteGroup::of(request.uri().path()) == RouteGroup::Worker => "(worker)",
+        None => "(no route)",
+    };
     tracing::info_span!(
         "http.request",
         method = %request.method(),
