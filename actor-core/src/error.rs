@@ -603,6 +603,34 @@ pub enum SaveError {
     },
 }
 
+/// Starting a [`Server`](crate::http::Server) failed.
+#[cfg(feature = "http")]
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ServeError {
+    /// The address could not be bound (in use, not local, no permission).
+    #[error("cannot listen on {addr}")]
+    Bind {
+        /// The address.
+        addr: std::net::SocketAddr,
+        /// What the operating system reported.
+        #[source]
+        source: std::io::Error,
+    },
+    /// An actor type could not be declared to the system (another type uses its name).
+    #[error("cannot serve an actor type")]
+    Declare(#[source] StartError),
+    /// The worker's environment does not fit the system's bindings.
+    #[error("cannot build the worker's environment")]
+    Env(#[source] BindingError),
+    /// A bearer token is empty, too long, or has characters a header cannot carry.
+    #[error("a bearer token must be 1 to {max} visible ASCII characters")]
+    BadToken {
+        /// The longest token accepted.
+        max: usize,
+    },
+}
+
 /// Every error of this crate, for callers that do not need to tell them apart: each
 /// operation's error converts into it with `?`.
 #[derive(Debug, thiserror::Error)]
@@ -638,7 +666,7 @@ pub enum Error {
     /// See [`ServeError`](crate::http::ServeError) (the `http` feature).
     #[cfg(feature = "http")]
     #[error(transparent)]
-    Serve(#[from] crate::http::ServeError),
+    Serve(#[from] ServeError),
     /// An [`AskError`], [`TellError`] or [`ByNameError`], with the action's own error (or the
     /// undelivered action) boxed.
     #[error(transparent)]

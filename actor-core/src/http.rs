@@ -61,11 +61,12 @@ mod server;
 mod worker;
 
 pub use self::auth::{Auth, RouteGroup};
-pub use self::error::{ErrorBody, ErrorDetail, ErrorKind, ServeError};
+pub use self::error::{ErrorBody, ErrorDetail, ErrorKind};
 pub use self::limits::Limits;
 pub use self::routes::{ActionListing, ActorListing, Listing};
 pub use self::server::{Server, ServerBuilder};
 pub use self::worker::WorkerError;
+pub use crate::error::ServeError;
 
 /// The web framework the server is built on, for writing workers (`axum::Json`, responses,
 /// extractors) with the same version.

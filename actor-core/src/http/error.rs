@@ -1,19 +1,18 @@
 //! The body of every error the server answers, its [`ErrorKind`]s with their status codes,
-//! how the runtime's errors map to them, and [`ServeError`] (starting a server failed).
+//! and how the runtime's errors map to them.
 //!
 //! What a client sees names what was wrong with its request (quoting at most a short prefix
 //! of it) but never the server's internals: a storage failure is logged with its cause and
 //! answered with a plain `storage` error.
 
 use std::convert::Infallible;
-use std::net::SocketAddr;
 
 use axum::http::header::{CONTENT_TYPE, WWW_AUTHENTICATE};
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 
-use crate::error::{AskError, BindingError, ByNameError, StartError, StopReason};
+use crate::error::{AskError, ByNameError, StartError, StopReason};
 
 /// What went wrong, as the `kind` of an [`ErrorBody`]; each kind has one status code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -128,33 +127,6 @@ pub struct ErrorDetail {
     /// With `action_error`: the action's error, as its `Serialize` writes it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub value: Option<serde_json::Value>,
-}
-
-/// Starting a [`Server`](crate::http::Server) failed.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum ServeError {
-    /// The address could not be bound (in use, not local, no permission).
-    #[error("cannot listen on {addr}")]
-    Bind {
-        /// The address.
-        addr: SocketAddr,
-        /// What the operating system reported.
-        #[source]
-        source: std::io::Error,
-    },
-    /// An actor type could not be declared to the system (another type uses its name).
-    #[error("cannot serve an actor type")]
-    Declare(#[source] StartError),
-    /// The worker's environment does not fit the system's bindings.
-    #[error("cannot build the worker's environment")]
-    Env(#[source] BindingError),
-    /// A bearer token is empty, too long, or has characters a header cannot carry.
-    #[error("a bearer token must be 1 to {max} visible ASCII characters")]
-    BadToken {
-        /// The longest token accepted.
-        max: usize,
-    },
 }
 
 /// An error answer: a kind and a message, and the extras some kinds carry.

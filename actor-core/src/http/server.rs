@@ -41,11 +41,12 @@ use tower_http::trace::TraceLayer;
 use tracing::Span;
 
 use super::auth::{Auth, RouteGroup, Tokens};
-use super::error::{ErrorKind, Failure, ServeError, kind_of_status};
+use super::error::{ErrorKind, Failure, kind_of_status};
 use super::limits::Limits;
 use super::routes::{self, ActorRoute, Listing, Route, Shared};
 use super::worker::{self, FromWorker, MakeFetch};
 use crate::actor::Actor;
+use crate::error::ServeError;
 use crate::kv::Env;
 use crate::system::System;
 
