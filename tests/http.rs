@@ -23,6 +23,15 @@ use serde_json::json;
 
 use http::{client, get, post};
 
+/// The keys of the `Probe`s whose `slow` action has started: a test waits for its own before
+/// it shuts the server down under it.
+static SLOW_STARTED: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+
+/// Waits until `slow` has started on the `Probe` at `key`.
+async fn slow_started(key: &str) {
+    wait::eventually(|| async { SLOW_STARTED.lock().unwrap().iter().any(|k| k == key) }).await;
+}
+
 /// The actor the routes call: an action for each way a call can end.
 #[derive(Actor, Serialize, Deserialize, Default)]
 #[actor(max_state_bytes = 512)]
@@ -75,7 +84,8 @@ impl Probe {
         u128::MAX
     }
 
-    pub async fn slow(&mut self, ms: u64) -> i64 {
+    pub async fn slow(&mut self, ctx: &Ctx<Self>, ms: u64) -> i64 {
+        SLOW_STARTED.lock().unwrap().push(ctx.key().to_string());
         tokio::time::sleep(Duration::from_millis(ms)).await;
         self.count += 1;
         self.count
@@ -602,9 +612,12 @@ async fn shutdown_finishes_requests_in_flight_and_loses_no_durable_work() {
     let addr = server.local_addr();
     let in_flight = tokio::spawn({
         let base = base.clone();
-        async move { post(&client(), &base, "/actors/Probe/k/slow", r#"{"ms": 300}"#).await }
+        async move {
+            let path = "/actors/Probe/shutdown-a/slow";
+            post(&client(), &base, path, r#"{"ms": 300}"#).await
+        }
     });
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    slow_started("shutdown-a").await;
     server.shutdown().await;
     let a = in_flight.await.unwrap();
     assert_eq!(
@@ -616,7 +629,7 @@ async fn shutdown_finishes_requests_in_flight_and_loses_no_durable_work() {
         tokio::net::TcpStream::connect(addr).await.is_err(),
         "no longer accepting"
     );
-    assert_eq!(stored_count(&path, "k").await, 1);
+    assert_eq!(stored_count(&path, "shutdown-a").await, 1);
 
     // Past the deadline the request is cut off, but its action still runs and commits.
     let (server, base) = serve(System::open(&path).await.unwrap(), |b| {
@@ -625,7 +638,7 @@ async fn shutdown_finishes_requests_in_flight_and_loses_no_durable_work() {
     .await;
     let cut = tokio::spawn({
         let c = client();
-        let url = format!("{base}/actors/Probe/k/slow");
+        let url = format!("{base}/actors/Probe/shutdown-b/slow");
         async move {
             c.post(url)
                 .header("content-type", "application/json")
@@ -634,10 +647,14 @@ async fn shutdown_finishes_requests_in_flight_and_loses_no_durable_work() {
                 .await
         }
     });
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    slow_started("shutdown-b").await;
     server.shutdown().await;
     assert!(cut.await.unwrap().is_err(), "the connection was closed");
-    assert_eq!(stored_count(&path, "k").await, 2, "the action was not lost");
+    assert_eq!(
+        stored_count(&path, "shutdown-b").await,
+        1,
+        "the action was not lost"
+    );
     std::fs::remove_file(&path).unwrap();
 }
 

@@ -308,7 +308,10 @@ async fn slow_and_idle_clients_are_cut_off_while_others_are_served() {
         let started = Instant::now();
         let a = post(&client(), &base, "/actors/Counter/k/get", "").await;
         assert_eq!(a.body, json!(7));
-        assert!(started.elapsed() < Duration::from_secs(1));
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "not held up by the slow ones"
+        );
     }
     let loris = loris.await.unwrap();
     assert!(
