@@ -86,7 +86,9 @@ async fn main() -> Result<(), actor_core::Error> {
         pending.len(),
         delivered.len()
     );
-    if pending.is_empty() {
+    // The first run sets them (a later run only delivers: the overdue one may already have
+    // fired when it looks).
+    if pending.is_empty() && delivered.is_empty() {
         ada.set("stand up".into(), 100).await?;
         ada.set("drink water".into(), 300).await?;
         ada.set("call back".into(), 200).await?;
