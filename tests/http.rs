@@ -217,7 +217,12 @@ async fn the_listing_names_each_type_its_actions_and_their_arguments() {
     // A hand-written actor that does not list its arguments says so with `null`.
     assert_eq!(
         a.body["actors"][0],
-        json!({"type": "Echo", "actions": [{"name": "say", "arguments": null}]})
+        json!({
+            "type": "Echo",
+            "actions": [{"name": "say", "arguments": null}],
+            "fetch": false,
+            "websocket": false,
+        })
     );
     let probe: Vec<(&str, Option<Vec<String>>)> = listing.actors[1]
         .actions

@@ -629,6 +629,17 @@ pub enum ServeError {
         /// The longest token accepted.
         max: usize,
     },
+    /// A served actor type has an action named like a route the server keeps for itself
+    /// under `/actors/{type}/{key}/` (`fetch`, `websocket`), so it could not be called.
+    #[error(
+        "actor type `{actor}` has an action named `{action}`, a name the HTTP routes keep for themselves; rename the action"
+    )]
+    ReservedAction {
+        /// The actor type.
+        actor: &'static str,
+        /// The action's name.
+        action: &'static str,
+    },
 }
 
 /// Every error of this crate, for callers that do not need to tell them apart: each

@@ -261,6 +261,36 @@ impl<A: Actor> Handle<A> {
         })
     }
 
+    /// Runs `session` as a turn of the actor (an HTTP request's handler, a WebSocket's
+    /// hook) and waits until what it left or saw is durable, or why it never will be. With
+    /// [`Save::Deferred`](crate::mailbox::Save::Deferred), what it changed is saved later.
+    #[cfg(feature = "http")]
+    pub(crate) async fn session(
+        &self,
+        save: crate::mailbox::Save,
+        session: Box<dyn crate::mailbox::Session<A>>,
+    ) -> Result<(), AskError<Infallible>> {
+        let _waits = self.ask_gate().await?;
+        let (done, rx) = oneshot::channel();
+        let call = crate::mailbox::SessionCall {
+            session,
+            save,
+            done,
+            caller: tracing::Span::current(),
+        };
+        self.deliver(Envelope::Session(Box::new(call)))
+            .await
+            .map_err(|(_, refused)| self.refused(refused))?;
+        rx.await.unwrap_or_else(|_| Err(self.stopped_plain()))
+    }
+
+    /// Keeps the actor awake (it does not sleep) until the guard is dropped: an open
+    /// WebSocket holds one.
+    #[cfg(feature = "http")]
+    pub(crate) fn keep_awake(&self) -> crate::slot::KeepAwake<A> {
+        self.slot.keep_awake()
+    }
+
     /// Delivers a stored action (a fired schedule, an outbox message), to run as a turn.
     pub(crate) async fn deliver_stored(&self, call: StoredCall<A>) -> Result<(), Refused> {
         self.deliver(Envelope::Stored(Box::new(call)))
@@ -586,6 +616,8 @@ fn action_of<A: Actor>(envelope: Envelope<A>) -> A::Action {
         Envelope::ByName(call) => call.action,
         Envelope::Stored(call) => call.action,
         Envelope::Destroy(_) => unreachable!("tell only sends actions"),
+        #[cfg(feature = "http")]
+        Envelope::Session(_) => unreachable!("tell only sends actions"),
     }
 }
 

@@ -55,16 +55,20 @@
 
 mod auth;
 mod error;
+mod fetch;
 mod limits;
 mod routes;
 mod server;
+mod socket;
 mod worker;
 
 pub use self::auth::{Auth, RouteGroup};
 pub use self::error::{ErrorBody, ErrorDetail, ErrorKind};
+pub use self::fetch::{Fetch, Rejection};
 pub use self::limits::Limits;
 pub use self::routes::{ActionListing, ActorListing, Listing};
 pub use self::server::{Server, ServerBuilder};
+pub use self::socket::{Close, MAX_QUEUED_MESSAGES, Message, Socket, SocketError, WebSocket};
 pub use self::worker::WorkerError;
 pub use crate::error::ServeError;
 
@@ -75,6 +79,9 @@ pub use axum;
 pub use axum::Json;
 /// A request body or a response body: bytes.
 pub use axum::body::Bytes;
+/// The head of a request (method, URI, headers): what a WebSocket's `on_open` sees of the
+/// upgrade request.
+pub use axum::http::request::Parts;
 /// The HTTP types a worker sees.
 pub use axum::http::{HeaderMap, Method, Request, StatusCode, Uri};
 /// What a worker answers: anything that converts into a response.

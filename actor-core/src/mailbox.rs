@@ -31,6 +31,44 @@ pub(crate) enum Envelope<A: Actor> {
     Stored(Box<StoredCall<A>>),
     /// Delete the actor and its state.
     Destroy(oneshot::Sender<Result<(), AskError<Infallible>>>),
+    /// Code that is not one of the actor's actions, run as a turn: an HTTP request's
+    /// handler, a WebSocket's hooks.
+    #[cfg(feature = "http")]
+    Session(Box<SessionCall<A>>),
+}
+
+/// A session turn's code: runs with the actor's state and context, and says whether its
+/// changes stand (`false` rolls them back, like an action's error).
+#[cfg(feature = "http")]
+pub(crate) trait Session<A: Actor>: Send + 'static {
+    /// Runs the code.
+    fn run<'a>(
+        self: Box<Self>,
+        state: &'a mut A,
+        ctx: &'a mut crate::ctx::Ctx<A>,
+    ) -> crate::slot::BoxFuture<'a, bool>;
+}
+
+/// When a session turn's changes are saved.
+#[cfg(feature = "http")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Save {
+    /// When the turn ends, like an action's (an HTTP request's handler, a WebSocket closing).
+    AtEnd,
+    /// Later: with the next turn that saves, or the next `save_state` (a WebSocket's open
+    /// and message hooks). Such a turn is never rolled back, except by a panic.
+    Deferred,
+}
+
+/// A session turn and its caller.
+#[cfg(feature = "http")]
+pub(crate) struct SessionCall<A: Actor> {
+    pub(crate) session: Box<dyn Session<A>>,
+    pub(crate) save: Save,
+    /// Told once what the turn left or saw is durable, or why it never will be.
+    pub(crate) done: oneshot::Sender<Result<(), AskError<Infallible>>>,
+    /// The caller's span, so that the turn's span joins it.
+    pub(crate) caller: tracing::Span,
 }
 
 /// An action called by name, with the encoder its result goes through inside the turn.
@@ -50,6 +88,12 @@ pub(crate) struct StoredCall<A: Actor> {
 }
 
 impl<A: Actor> Envelope<A> {
+    /// Whether this is a session turn whose save is deferred.
+    #[cfg(feature = "http")]
+    pub(crate) fn is_deferred(&self) -> bool {
+        matches!(self, Self::Session(call) if call.save == Save::Deferred)
+    }
+
     /// Answers the envelope's caller with `error`, if it has one; a `tell` comes back (it has
     /// no caller to answer). A stored action's deliverer learns it was not run.
     pub(crate) fn fail(self, error: impl FnOnce() -> AskError<Infallible>) -> Option<Self> {
@@ -71,6 +115,11 @@ impl<A: Actor> Envelope<A> {
             }
             Self::Destroy(done) => {
                 let _ = done.send(Err(error()));
+                None
+            }
+            #[cfg(feature = "http")]
+            Self::Session(call) => {
+                let _ = call.done.send(Err(error()));
                 None
             }
         }

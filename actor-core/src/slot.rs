@@ -77,6 +77,21 @@ pub(crate) struct Slot<A: Actor> {
     /// The system, to wake the actor from a handle and to leave the registry. Weak: the
     /// system owns its actors, not the other way round.
     pub(crate) host: Weak<dyn Wake<A>>,
+    /// Open connections (WebSockets) that keep the actor awake: it does not sleep while
+    /// one is open.
+    #[cfg(feature = "http")]
+    awake: std::sync::atomic::AtomicUsize,
+}
+
+/// Keeps an actor awake while it lives (see [`Slot::keep_awake`]).
+#[cfg(feature = "http")]
+pub(crate) struct KeepAwake<A: Actor>(Arc<Slot<A>>);
+
+#[cfg(feature = "http")]
+impl<A: Actor> Drop for KeepAwake<A> {
+    fn drop(&mut self) {
+        self.0.awake.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 impl<A: Actor> Slot<A> {
@@ -91,7 +106,25 @@ impl<A: Actor> Slot<A> {
             parked_notify: Notify::new(),
             events: Mutex::new(None),
             host,
+            #[cfg(feature = "http")]
+            awake: std::sync::atomic::AtomicUsize::new(0),
         }
+    }
+
+    /// Keeps the actor awake until the guard is dropped.
+    #[cfg(feature = "http")]
+    pub(crate) fn keep_awake(self: &Arc<Self>) -> KeepAwake<A> {
+        self.awake.fetch_add(1, Ordering::SeqCst);
+        KeepAwake(Arc::clone(self))
+    }
+
+    /// Whether something keeps the actor awake (only open sockets do, with the `http` feature).
+    #[cfg_attr(not(feature = "http"), allow(clippy::unused_self))]
+    pub(crate) fn kept_awake(&self) -> bool {
+        #[cfg(feature = "http")]
+        return self.awake.load(Ordering::SeqCst) > 0;
+        #[cfg(not(feature = "http"))]
+        false
     }
 
     pub(crate) fn path(&self) -> &ActorPath {

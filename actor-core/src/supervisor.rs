@@ -22,7 +22,7 @@ use crate::handle::CURRENT;
 use crate::mailbox::{ByNameCall, EncodeResult, Envelope, StoredCall};
 use crate::panic::{CatchUnwind, message};
 use crate::slot::Slot;
-use crate::turn::{Ack, Op, SubmitError};
+use crate::turn::{Ack, Op, SubmitError, Waiter};
 
 /// How a new task begins.
 pub(crate) enum Start {
@@ -151,6 +151,10 @@ pub(crate) struct ActorTask<A: Actor> {
     backoff: Option<Duration>,
     /// Actions run so far; the idle timer compares it between ticks.
     actions: u64,
+    /// Whether a turn whose save is deferred (a WebSocket's) may have changed the state since
+    /// it was last handed over: the next turn that is not deferred saves it first.
+    #[cfg(feature = "http")]
+    unsaved: bool,
     _live: LiveGuard,
     /// Dropped last, when everything above (held replies included) is gone.
     ended: Ended<A>,
@@ -188,6 +192,8 @@ impl<A: Actor> ActorTask<A> {
             panics: VecDeque::new(),
             backoff: None,
             actions: 0,
+            #[cfg(feature = "http")]
+            unsaved: false,
             _live: live,
             ended: Ended {
                 slot,
@@ -308,6 +314,17 @@ impl<A: Actor> ActorTask<A> {
                 return Exit::Stop(None);
             };
             self.actions += 1;
+            #[cfg(feature = "http")]
+            if self.unsaved
+                && !envelope.is_deferred()
+                && let Some(reason) = Box::pin(self.save_unsaved()).await
+            {
+                let _ = envelope.fail(|| AskError::Stopped {
+                    actor: self.slot().path().clone(),
+                    reason: reason.clone(),
+                });
+                return Exit::Stop(Some(reason));
+            }
             let stop = match envelope {
                 Envelope::Action { action, reply } => {
                     let span = tracing::debug_span!("action", actor = %self.slot().path());
@@ -333,6 +350,11 @@ impl<A: Actor> ActorTask<A> {
                     Box::pin(self.act_stored(*call)).instrument(span).await
                 }
                 Envelope::Destroy(done) => Box::pin(self.destroy(done)).await,
+                #[cfg(feature = "http")]
+                Envelope::Session(call) => {
+                    let span = tracing::debug_span!(parent: &call.caller, "session", actor = %self.slot().path());
+                    Box::pin(self.act_session(*call)).instrument(span).await
+                }
             };
             if let Some(reason) = stop {
                 return Exit::Stop(Some(reason));
@@ -456,8 +478,100 @@ impl<A: Actor> ActorTask<A> {
                 return Some(self.slot().stop_reason());
             }
         };
-        self.ctx.turns.hold(None, Some(done));
+        self.ctx.turns.hold(None, Some(Waiter::Stored(done)));
         stop
+    }
+
+    /// Runs a session turn (an HTTP request's handler, a WebSocket's hook) and holds what
+    /// its caller waits for. Returns a reason if the actor must stop.
+    ///
+    /// A turn saved at its end is an action's twin: an error (`false`) rolls it back, and
+    /// otherwise its state and staged writes are handed over. A deferred turn hands nothing
+    /// over: what it changed and staged waits for the next turn that saves (which the loop
+    /// runs before any turn that is not deferred) or a `save_state`, and it is never rolled
+    /// back except by a panic, which goes back to the last state handed over. Either way the
+    /// caller is told once what the turn saw is durable.
+    #[cfg(feature = "http")]
+    async fn act_session(&mut self, call: crate::mailbox::SessionCall<A>) -> Option<StopReason> {
+        use crate::mailbox::Save;
+        let crate::mailbox::SessionCall {
+            session,
+            save,
+            done,
+            caller: _,
+        } = call;
+        let ran = {
+            let (state, ctx) = (&mut self.state, &mut self.ctx);
+            let run = session.run(state, ctx);
+            guarded(std::pin::pin!(run), &self.ended.slot).await
+        };
+        let keep = match ran {
+            Ran::Done(keep) => keep,
+            Ran::Panicked(message) => {
+                let error = AskError::Panicked {
+                    actor: self.slot().path().clone(),
+                    message: message.clone(),
+                };
+                let stop = Box::pin(self.on_panic(None, None, message)).await;
+                let _ = done.send(Err(error));
+                return stop;
+            }
+            Ran::Aborted => {
+                let reason = self.slot().stop_reason();
+                let _ = done.send(Err(AskError::Stopped {
+                    actor: self.slot().path().clone(),
+                    reason: reason.clone(),
+                }));
+                return Some(reason);
+            }
+        };
+        if save == Save::Deferred {
+            self.unsaved = true;
+            self.ctx.turns.wait(Waiter::Session(done));
+            return None;
+        }
+        if !keep {
+            let stop = self.undo().await;
+            self.ctx.turns.hold(None, Some(Waiter::Session(done)));
+            return stop;
+        }
+        match self.end_turn().await {
+            Ok(()) => {
+                self.ctx.turns.hold(None, Some(Waiter::Session(done)));
+                None
+            }
+            Err(Failed::Panicked(message)) => {
+                let error = AskError::Panicked {
+                    actor: self.slot().path().clone(),
+                    message: message.clone(),
+                };
+                let stop = Box::pin(self.on_panic(None, None, message)).await;
+                let _ = done.send(Err(error));
+                stop
+            }
+            Err(Failed::Error(error, stop)) => {
+                let _ = done.send(Err(error));
+                stop
+            }
+        }
+    }
+
+    /// Hands over what deferred turns changed and staged, as a turn of its own. Returns a
+    /// reason if the actor must stop.
+    #[cfg(feature = "http")]
+    async fn save_unsaved(&mut self) -> Option<StopReason> {
+        self.unsaved = false;
+        match self.end_turn().await {
+            Ok(()) => {
+                self.ctx.turns.hold(None, None);
+                None
+            }
+            Err(Failed::Panicked(message)) => Box::pin(self.on_panic(None, None, message)).await,
+            Err(Failed::Error(error, stop)) => {
+                tracing::warn!(actor = %self.slot().path(), %error, "unsaved changes of WebSocket hooks could not be saved; back to the last saved state");
+                stop
+            }
+        }
     }
 
     /// A turn that only removes a stored action whose own turn failed.
@@ -606,7 +720,7 @@ impl<A: Actor> ActorTask<A> {
             if reload.is_none() {
                 reload = self.ack_alone(ack).await;
             }
-            self.ctx.turns.hold(None, Some(done));
+            self.ctx.turns.hold(None, Some(Waiter::Stored(done)));
         }
         self.hold(reply, Err(error));
         if reload.is_some() {
@@ -633,6 +747,10 @@ impl<A: Actor> ActorTask<A> {
 
     /// The state decoded from the last record, without hooks.
     fn restore(&mut self) -> Option<StopReason> {
+        #[cfg(feature = "http")]
+        {
+            self.unsaved = false;
+        }
         match crate::actor::decode::<A>(self.ctx.turns.last()) {
             Ok((_, state)) => {
                 self.state = state;
@@ -663,7 +781,7 @@ impl<A: Actor> ActorTask<A> {
         if let Some(error) = self.release() {
             tracing::warn!(actor = %self.slot().path(), %error, "commit failed; back to the last durable state");
             let actor = self.slot().path().clone();
-            self.ctx.turns.roll_back(|| {
+            self.ctx.turns.roll_back(&error, || {
                 Err(AskError::Commit {
                     actor: actor.clone(),
                     source: Arc::clone(&error),
@@ -749,6 +867,9 @@ impl<A: Actor> ActorTask<A> {
     /// Goes to sleep if nothing arrives meanwhile: `on_sleep`, flush, then mark the slot
     /// asleep. Returns false if the actor must stay awake.
     async fn try_sleep(&mut self) -> bool {
+        if self.slot().kept_awake() {
+            return false;
+        }
         if self.hook(Hook::Sleep).await.is_err() || self.flush().await.is_some() {
             return false;
         }
@@ -789,6 +910,11 @@ impl<A: Actor> ActorTask<A> {
                     reason: reason.clone(),
                 });
             }
+        }
+        // What deferred turns changed is saved on a stop, as on a close.
+        #[cfg(feature = "http")]
+        if self.unsaved && !self.slot().is_aborted() {
+            let _ = Box::pin(self.save_unsaved()).await;
         }
         // The state could not be reloaded after a failed commit: `settle` already failed
         // what was held, so there is nothing more to wait for.

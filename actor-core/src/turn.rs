@@ -21,6 +21,8 @@ use serde::Serialize;
 use tokio::sync::{Notify, oneshot};
 use uuid::Uuid;
 
+#[cfg(feature = "http")]
+use crate::error::AskError;
 use crate::error::{EncodeError, StorageError};
 use crate::key::ActorPath;
 use crate::snapshot;
@@ -330,15 +332,57 @@ pub(crate) enum SubmitError {
     TooLarge { size: usize, limit: usize },
 }
 
-/// What a turn leaves waiting for its commit: the caller's reply (`R`), the acknowledgement
-/// of a stored action it ran, its events (`E`) and what it posted.
+/// What a turn leaves waiting for its commit: the caller's reply (`R`), whoever else waits
+/// for it, its events (`E`) and what it posted.
 #[derive(Debug)]
 struct Held<R, E> {
     seq: u64,
     reply: Option<(oneshot::Sender<R>, R)>,
-    ack: Option<oneshot::Sender<bool>>,
+    ack: Option<Waiter>,
     events: Vec<E>,
     posts: Vec<Posted>,
+}
+
+/// Who waits for a turn that has no reply of the actor's type.
+#[derive(Debug)]
+pub(crate) enum Waiter {
+    /// The deliverer of a stored action the turn ran: told whether the turn is durable.
+    Stored(oneshot::Sender<bool>),
+    /// The caller of a session turn (an HTTP request's, a WebSocket's): told when what the
+    /// turn left or saw is durable, or why it never will be.
+    #[cfg(feature = "http")]
+    Session(oneshot::Sender<Result<(), AskError<std::convert::Infallible>>>),
+}
+
+impl Waiter {
+    fn durable(self) {
+        match self {
+            Self::Stored(tx) => {
+                let _ = tx.send(true);
+            }
+            #[cfg(feature = "http")]
+            Self::Session(tx) => {
+                let _ = tx.send(Ok(()));
+            }
+        }
+    }
+
+    fn failed(self, path: &ActorPath, error: &Arc<StorageError>) {
+        match self {
+            Self::Stored(tx) => {
+                let _ = tx.send(false);
+            }
+            #[cfg(feature = "http")]
+            Self::Session(tx) => {
+                let _ = tx.send(Err(AskError::Commit {
+                    actor: path.clone(),
+                    source: Arc::clone(error),
+                }));
+            }
+        }
+        #[cfg(not(feature = "http"))]
+        let _ = (path, error);
+    }
 }
 
 /// What became durable since the last look: the events to publish and what to post, in
@@ -484,11 +528,7 @@ impl<R, E> Turns<R, E> {
     /// Queues the running turn's outcome behind the current state's commit: its reply (if
     /// the caller waits for one), the acknowledgement of a stored action, and whatever it
     /// emitted after its last hand-over.
-    pub(crate) fn hold(
-        &mut self,
-        reply: Option<(oneshot::Sender<R>, R)>,
-        ack: Option<oneshot::Sender<bool>>,
-    ) {
+    pub(crate) fn hold(&mut self, reply: Option<(oneshot::Sender<R>, R)>, ack: Option<Waiter>) {
         if reply.is_none() && ack.is_none() && self.events.is_empty() && self.posts.is_empty() {
             return;
         }
@@ -502,6 +542,19 @@ impl<R, E> Turns<R, E> {
             ack,
             events,
             posts,
+        });
+    }
+
+    /// Queues `waiter` behind the current state's commit, leaving what the running turn
+    /// staged and emitted for a later hand-over (a turn whose save is deferred).
+    #[cfg(feature = "http")]
+    pub(crate) fn wait(&mut self, waiter: Waiter) {
+        self.held.push_back(Held {
+            seq: self.seq,
+            reply: None,
+            ack: Some(waiter),
+            events: Vec::new(),
+            posts: Vec::new(),
         });
     }
 
@@ -528,7 +581,7 @@ impl<R, E> Turns<R, E> {
                 let _ = tx.send(reply);
             }
             if let Some(ack) = held.ack {
-                let _ = ack.send(true);
+                ack.durable();
             }
             released.events.extend(held.events);
             released.posts.extend(held.posts);
@@ -541,7 +594,11 @@ impl<R, E> Turns<R, E> {
     /// get `fail`, acknowledgements `false`; events and posts are dropped: their turns never
     /// happened), and the running turn's staged writes go too. Returns the record the state
     /// must be restored from.
-    pub(crate) fn roll_back(&mut self, fail: impl Fn() -> R) -> Arc<Vec<u8>> {
+    pub(crate) fn roll_back(
+        &mut self,
+        error: &Arc<StorageError>,
+        fail: impl Fn() -> R,
+    ) -> Arc<Vec<u8>> {
         let (seq, record) = self.log.roll_back();
         self.seq = seq;
         self.last = Arc::clone(&record);
@@ -551,7 +608,7 @@ impl<R, E> Turns<R, E> {
                 let _ = tx.send(fail());
             }
             if let Some(ack) = held.ack {
-                let _ = ack.send(false);
+                ack.failed(&self.log.path, error);
             }
         }
         record

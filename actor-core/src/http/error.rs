@@ -33,6 +33,8 @@ pub enum ErrorKind {
     BadKey,
     /// 415: the body is not `application/json`.
     UnsupportedMediaType,
+    /// 400: a WebSocket route was asked without a valid upgrade request.
+    NotWebSocket,
     /// 400: the body is not JSON (malformed, or nested deeper than 128 levels).
     BadJson,
     /// 400: the arguments do not fit the action; the message names the field.
@@ -80,9 +82,11 @@ impl ErrorKind {
         match self {
             Self::NotFound | Self::UnknownActorType | Self::UnknownAction => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            Self::BadPath | Self::BadKey | Self::BadJson | Self::BadArguments => {
-                StatusCode::BAD_REQUEST
-            }
+            Self::BadPath
+            | Self::BadKey
+            | Self::BadJson
+            | Self::BadArguments
+            | Self::NotWebSocket => StatusCode::BAD_REQUEST,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Unauthorized => StatusCode::UNAUTHORIZED,
             Self::BodyTooLarge | Self::StateTooLarge => StatusCode::PAYLOAD_TOO_LARGE,

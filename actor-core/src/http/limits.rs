@@ -37,8 +37,12 @@ pub struct Limits {
     /// The most connections served at once. At the limit the server stops accepting until
     /// one closes; new ones wait in the operating system's backlog. Default: 1024.
     pub max_connections: usize,
-    /// The largest WebSocket message, in bytes. Default: 1 MiB. (Nothing serves WebSocket
-    /// connections yet; the bound is part of the configuration already.)
+    /// The largest WebSocket message (and frame) a client may send, in bytes. A larger one
+    /// closes its socket with code 1009 (`on_close` runs, and the socket's changes are
+    /// saved). Default: 1 MiB. Open sockets also count against
+    /// [`max_connections`](Limits::max_connections), and a client that does not take a
+    /// message the server sends within [`request_timeout`](Limits::request_timeout) is
+    /// dropped.
     pub max_websocket_message_bytes: usize,
 }
 

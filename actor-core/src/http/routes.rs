@@ -14,8 +14,12 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
+use tokio::sync::watch;
 
 use super::error::{ErrorKind, Failure};
+use super::fetch::FetchRoute;
+use super::limits::Limits;
+use super::socket::{OpenSockets, SocketRoute};
 use super::worker::Fetch;
 use crate::actor::Actor;
 use crate::error::StartError;
@@ -42,6 +46,43 @@ pub struct Listing {
     pub worker: bool,
 }
 
+impl Listing {
+    /// The listing of what a server serves: every type under any of its routes.
+    pub(crate) fn new(
+        actors: &BTreeMap<&'static str, Box<dyn ActorRoute>>,
+        fetchers: &BTreeMap<&'static str, Box<dyn FetchRoute>>,
+        sockets: &BTreeMap<&'static str, Box<dyn SocketRoute>>,
+        worker: bool,
+    ) -> Self {
+        let mut names: Vec<&'static str> = actors
+            .keys()
+            .chain(fetchers.keys())
+            .chain(sockets.keys())
+            .copied()
+            .collect();
+        names.sort_unstable();
+        names.dedup();
+        let actors = names
+            .into_iter()
+            .map(|name| {
+                let mut listing = actors.get(name).map_or_else(
+                    || ActorListing {
+                        name: name.to_owned(),
+                        actions: Vec::new(),
+                        fetch: false,
+                        websocket: false,
+                    },
+                    |route| route.listing(),
+                );
+                listing.fetch = fetchers.contains_key(name);
+                listing.websocket = sockets.contains_key(name);
+                listing
+            })
+            .collect();
+        Self { actors, worker }
+    }
+}
+
 /// One actor type of a [`Listing`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
@@ -49,9 +90,17 @@ pub struct ActorListing {
     /// The type's name ([`Actor::NAME`]), the `{type}` of its routes.
     #[serde(rename = "type")]
     pub name: String,
-    /// Its actions, in declaration order ([`Actor::ACTIONS`]). Empty for an actor that does
-    /// not list them (written by hand without `ACTIONS`): it can still be called by name.
+    /// Its actions, in declaration order ([`Actor::ACTIONS`]), if they are served. Empty
+    /// for an actor that does not list them (written by hand without `ACTIONS`): it can
+    /// still be called by name.
     pub actions: Vec<ActionListing>,
+    /// Whether `/actors/{type}/{key}/fetch/...` reaches its
+    /// [`Fetch`](crate::http::Fetch) handler.
+    #[serde(default)]
+    pub fetch: bool,
+    /// Whether `GET /actors/{type}/{key}/websocket` opens a WebSocket on it.
+    #[serde(default)]
+    pub websocket: bool,
 }
 
 /// One action of an [`ActorListing`].
@@ -125,6 +174,8 @@ where
         ActorListing {
             name: A::NAME.to_owned(),
             actions,
+            fetch: false,
+            websocket: false,
         }
     }
 
@@ -155,12 +206,22 @@ where
 /// What every request handler shares.
 pub(crate) struct Shared {
     pub(crate) system: System,
-    /// The actor types served, by name.
+    /// The actor types whose actions are served, by name.
     pub(crate) actors: BTreeMap<&'static str, Box<dyn ActorRoute>>,
+    /// The actor types that answer fetch requests, by name.
+    pub(crate) fetchers: BTreeMap<&'static str, Box<dyn FetchRoute>>,
+    /// The actor types that serve WebSockets, by name.
+    pub(crate) sockets: BTreeMap<&'static str, Box<dyn SocketRoute>>,
     /// The worker, if there is one.
     pub(crate) worker: Option<Fetch>,
     /// The listing, encoded once.
     pub(crate) listing: Bytes,
+    /// The limits on what clients control.
+    pub(crate) limits: Limits,
+    /// Set when the server stops (open sockets close).
+    pub(crate) stop: watch::Receiver<bool>,
+    /// The open sockets, which the server's shutdown waits for.
+    pub(crate) open_sockets: Arc<OpenSockets>,
 }
 
 /// `GET /actors`.
@@ -209,6 +270,17 @@ pub(crate) async fn call(
         )
         .actions(route.actions()));
     }
+    let key = actor_key(&key)?;
+    tracing::Span::current().record("actor", tracing::field::display(format!("{kind}/{key}")));
+    let args = arguments(&headers, &body?)?;
+    route
+        .call(&shared.system, key, &action, args)
+        .await
+        .map(Json)
+}
+
+/// The actor key in a path segment (already percent-decoded), within the length limit.
+pub(crate) fn actor_key(key: &str) -> Result<ActorKey, Failure> {
     if key.len() > MAX_ACTOR_KEY_BYTES {
         return Err(Failure::new(
             ErrorKind::BadKey,
@@ -218,13 +290,7 @@ pub(crate) async fn call(
             ),
         ));
     }
-    let key = ActorKey::parse(&key).map_err(|e| Failure::new(ErrorKind::BadKey, e.to_string()))?;
-    tracing::Span::current().record("actor", tracing::field::display(format!("{kind}/{key}")));
-    let args = arguments(&headers, &body?)?;
-    route
-        .call(&shared.system, key, &action, args)
-        .await
-        .map(Json)
+    ActorKey::parse(key).map_err(|e| Failure::new(ErrorKind::BadKey, e.to_string()))
 }
 
 impl From<BytesRejection> for Failure {

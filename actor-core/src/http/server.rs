@@ -25,7 +25,7 @@ use axum::extract::{DefaultBodyLimit, MatchedPath};
 use axum::http::header::CONTENT_TYPE;
 use axum::http::{HeaderValue, Request, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{any, get, post};
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
@@ -34,6 +34,7 @@ use serde::de::DeserializeOwned;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 use tokio::task::{JoinHandle, JoinSet};
+use tower::ServiceExt;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::TimeoutLayer;
@@ -42,8 +43,10 @@ use tracing::Span;
 
 use super::auth::{Auth, RouteGroup, Tokens};
 use super::error::{ErrorKind, Failure, kind_of_status};
+use super::fetch::{self, Fetch, FetchOf, FetchRoute};
 use super::limits::Limits;
 use super::routes::{self, ActorRoute, Listing, Route, Shared};
+use super::socket::{self, OpenSockets, SocketOf, SocketRoute, WebSocket};
 use super::worker::{self, FromWorker, MakeFetch};
 use crate::actor::Actor;
 use crate::error::ServeError;
@@ -52,6 +55,9 @@ use crate::system::System;
 
 /// The address a server listens on unless told otherwise: loopback only.
 const DEFAULT_LISTEN: SocketAddr = SocketAddr::new(std::net::IpAddr::V4(Ipv4Addr::LOCALHOST), 8080);
+
+/// Action names the routes under `/actors/{type}/{key}/` keep for themselves.
+const RESERVED_ACTIONS: [&str; 2] = ["fetch", "websocket"];
 
 /// How long the accept loop waits after an error that is not one connection's (too many open
 /// files, say) before it accepts again.
@@ -68,6 +74,8 @@ pub struct Server {
     stop: watch::Sender<bool>,
     /// The accept loop; it ends once every connection has closed.
     accept: JoinHandle<()>,
+    /// The open WebSockets (their connections left the accept loop when they upgraded).
+    open_sockets: Arc<OpenSockets>,
     shutdown_timeout: Duration,
 }
 
@@ -86,6 +94,8 @@ impl Server {
         ServerBuilder {
             system,
             actors: Vec::new(),
+            fetchers: Vec::new(),
+            sockets: Vec::new(),
             worker: None,
             listen: DEFAULT_LISTEN,
             limits: Limits::default(),
@@ -105,16 +115,25 @@ impl Server {
     }
 
     /// Shuts down gracefully: stops accepting connections, lets the requests in flight
-    /// finish (an idle kept-alive connection is closed at once) until the shutdown deadline
-    /// ([`ServerBuilder::shutdown_timeout`], 10 s by default), closes the connections still
-    /// open then, and finally shuts the system down ([`System::shutdown`]).
+    /// finish (an idle kept-alive connection is closed at once) and closes every WebSocket
+    /// (its `on_close` runs and its state is saved before the close frame, 1001, goes out),
+    /// until the shutdown deadline ([`ServerBuilder::shutdown_timeout`], 10 s by default);
+    /// then closes the connections still open, and finally shuts the system down
+    /// ([`System::shutdown`]).
     ///
     /// A request cut off at the deadline gets no answer, but the action it sent is not lost:
     /// it still runs during the system's shutdown, and whatever was acknowledged is durable.
+    /// A WebSocket still open then is cut off; its actor saves what the socket's hooks
+    /// changed as it stops.
     pub async fn shutdown(self) {
         let _ = self.stop.send(true);
         let mut accept = self.accept;
-        if tokio::time::timeout(self.shutdown_timeout, &mut accept)
+        let sockets = Arc::clone(&self.open_sockets);
+        let drained = async {
+            (&mut accept).await.ok();
+            sockets.all_closed().await;
+        };
+        if tokio::time::timeout(self.shutdown_timeout, drained)
             .await
             .is_err()
         {
@@ -147,6 +166,8 @@ impl Server {
 pub struct ServerBuilder {
     system: System,
     actors: Vec<Box<dyn ActorRoute>>,
+    fetchers: Vec<Box<dyn FetchRoute>>,
+    sockets: Vec<Box<dyn SocketRoute>>,
     worker: Option<MakeFetch>,
     listen: SocketAddr,
     limits: Limits,
@@ -157,8 +178,12 @@ pub struct ServerBuilder {
 impl fmt::Debug for ServerBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let actors: Vec<&str> = self.actors.iter().map(|a| a.name()).collect();
+        let fetchers: Vec<&str> = self.fetchers.iter().map(|a| a.name()).collect();
+        let sockets: Vec<&str> = self.sockets.iter().map(|a| a.name()).collect();
         f.debug_struct("ServerBuilder")
             .field("actors", &actors)
+            .field("fetch", &fetchers)
+            .field("websocket", &sockets)
             .field("worker", &self.worker.is_some())
             .field("listen", &self.listen)
             .field("limits", &self.limits)
@@ -183,6 +208,34 @@ impl ServerBuilder {
         A::Error: Serialize,
     {
         self.actors.push(Box::new(Route::<A>::new()));
+        self
+    }
+
+    /// Routes every request to `/actors/{A::NAME}/{key}/fetch/...` (any method) to the actor's
+    /// [`Fetch::on_fetch`](crate::http::Fetch::on_fetch), creating the actor on first use as
+    /// [`actor`](ServerBuilder::actor) does. Its changes are saved like an action's before
+    /// the response is sent.
+    #[must_use]
+    pub fn fetch<A>(mut self) -> Self
+    where
+        A: Fetch,
+        A::Input: Default,
+    {
+        self.fetchers.push(Box::new(FetchOf::<A>::new()));
+        self
+    }
+
+    /// Serves WebSocket connections at `GET /actors/{A::NAME}/{key}/websocket` with the
+    /// actor's [`WebSocket`](crate::http::WebSocket) hooks, creating the actor on first use
+    /// as [`actor`](ServerBuilder::actor) does. Read the hooks' save rule in
+    /// [`WebSocket`](crate::http::WebSocket).
+    #[must_use]
+    pub fn websocket<A>(mut self) -> Self
+    where
+        A: WebSocket,
+        A::Input: Default,
+    {
+        self.sockets.push(Box::new(SocketOf::<A>::new()));
         self
     }
 
@@ -250,16 +303,33 @@ impl ServerBuilder {
         let mut actors = BTreeMap::new();
         for route in self.actors {
             route.declare(&self.system).map_err(ServeError::Declare)?;
+            if let Some(&action) = route
+                .actions()
+                .iter()
+                .find(|&&name| RESERVED_ACTIONS.contains(&name))
+            {
+                return Err(ServeError::ReservedAction {
+                    actor: route.name(),
+                    action,
+                });
+            }
             actors.insert(route.name(), route);
+        }
+        let mut fetchers = BTreeMap::new();
+        for route in self.fetchers {
+            route.declare(&self.system).map_err(ServeError::Declare)?;
+            fetchers.insert(route.name(), route);
+        }
+        let mut sockets = BTreeMap::new();
+        for route in self.sockets {
+            route.declare(&self.system).map_err(ServeError::Declare)?;
+            sockets.insert(route.name(), route);
         }
         let worker = match self.worker {
             Some(make) => Some(make(&self.system).map_err(ServeError::Env)?),
             None => None,
         };
-        let listing = Listing {
-            actors: actors.values().map(|route| route.listing()).collect(),
-            worker: worker.is_some(),
-        };
+        let listing = Listing::new(&actors, &fetchers, &sockets, worker.is_some());
         // A listing is names and booleans: it always encodes.
         let listing = Bytes::from(serde_json::to_vec(&listing).unwrap_or_default());
         let listener = TcpListener::bind(self.listen)
@@ -275,11 +345,18 @@ impl ServerBuilder {
         if !local_addr.ip().is_loopback() && !tokens.any() {
             tracing::warn!(%local_addr, "serving beyond this machine without a bearer token");
         }
+        let (stop, stopped) = watch::channel(false);
+        let open_sockets = Arc::new(OpenSockets::default());
         let shared = Arc::new(Shared {
             system: self.system.clone(),
             actors,
+            fetchers,
+            sockets,
             worker,
             listing,
+            limits: self.limits.clone(),
+            stop: stopped.clone(),
+            open_sockets: Arc::clone(&open_sockets),
         });
         let router = router(shared, tokens, &self.limits);
         let mut http = http1::Builder::new();
@@ -287,7 +364,6 @@ impl ServerBuilder {
             .header_read_timeout(self.limits.header_read_timeout)
             .max_header_size(self.limits.max_header_bytes)
             .max_headers(self.limits.max_headers);
-        let (stop, stopped) = watch::channel(false);
         let accept = tokio::spawn(accept_loop(
             listener,
             router,
@@ -301,6 +377,7 @@ impl ServerBuilder {
             system: self.system,
             stop,
             accept,
+            open_sockets,
             shutdown_timeout: self.shutdown_timeout,
         })
     }
@@ -311,6 +388,9 @@ fn router(shared: Arc<Shared>, tokens: Arc<Tokens>, limits: &Limits) -> Router {
     Router::new()
         .route("/actors", get(routes::listing))
         .route("/actors/{type}/{key}/{action}", post(routes::call))
+        .route("/actors/{type}/{key}/fetch", any(fetch::fetch))
+        .route("/actors/{type}/{key}/fetch/{*path}", any(fetch::fetch))
+        .route("/actors/{type}/{key}/websocket", get(socket::upgrade))
         // Also the other paths under `/actors`, which get 404.
         .fallback(worker::serve)
         .with_state(shared)
@@ -455,10 +535,20 @@ async fn serve_connection(
     router: Router,
     http: http1::Builder,
     mut stop: watch::Receiver<bool>,
-    _permit: OwnedSemaphorePermit,
+    permit: OwnedSemaphorePermit,
 ) {
     let _ = stream.set_nodelay(true);
-    let service = TowerToHyperService::new(router);
+    // Every request carries the connection's permit: a WebSocket keeps it after the upgrade,
+    // so that open sockets count against the connection limit.
+    let permit = ConnectionPermit {
+        _held: Arc::new(permit),
+    };
+    let service = TowerToHyperService::new(router.map_request(
+        move |mut request: Request<hyper::body::Incoming>| {
+            request.extensions_mut().insert(permit.clone());
+            request
+        },
+    ));
     let connection = http
         .serve_connection(TokioIo::new(stream), service)
         .with_upgrades();
@@ -476,6 +566,12 @@ async fn serve_connection(
     if let Err(error) = result {
         tracing::debug!(%error, "connection ended with an error");
     }
+}
+
+/// A connection's place under [`Limits::max_connections`], shared by its requests.
+#[derive(Clone)]
+pub(crate) struct ConnectionPermit {
+    _held: Arc<OwnedSemaphorePermit>,
 }
 
 /// Resolves once the server is told to stop (or the `Server` is dropped).
