@@ -549,6 +549,49 @@ async fn shutdown_closes_sockets_with_1001_after_saving_them() {
     system.shutdown().await;
 }
 
+#[tokio::test]
+async fn a_token_guards_fetch_and_websocket_routes_like_actions() {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
+
+    let server = Server::builder(System::temporary().await.unwrap())
+        .actor::<Pad>()
+        .fetch::<Pad>()
+        .websocket::<Pad>()
+        .listen(([127, 0, 0, 1], 0))
+        .auth(actor_core::http::Auth::bearer("a-token-for-the-pads"))
+        .start()
+        .await
+        .unwrap();
+    let base = format!("http://{}", server.local_addr());
+    let c = client();
+    let a = get(&c, &base, "/actors/Pad/t/fetch/view").await;
+    assert_eq!((a.status, a.kind()), (401, "unauthorized"), "{a:?}");
+    let a = c
+        .get(format!("{base}/actors/Pad/t/fetch/view"))
+        .bearer_auth("a-token-for-the-pads")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(a.status(), 200);
+
+    let url = format!(
+        "{}/actors/Pad/t/websocket",
+        base.replace("http://", "ws://")
+    );
+    let refused = tokio_tungstenite::connect_async(url.as_str())
+        .await
+        .unwrap_err();
+    assert!(refused.to_string().contains("401"), "{refused}");
+    let mut request = url.into_client_request().unwrap();
+    request.headers_mut().insert(
+        "authorization",
+        "Bearer a-token-for-the-pads".parse().unwrap(),
+    );
+    let (mut socket, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+    assert_eq!(ask(&mut socket, "note in").await, "noted 1");
+    server.shutdown().await;
+}
+
 // Across a SIGKILL, with `examples/chat_server.rs`.
 
 fn chat_server(file: &str) -> ServerProcess {
