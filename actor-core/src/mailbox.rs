@@ -1,6 +1,8 @@
 //! What an actor's mailbox carries, and why something could not be put in it.
 
 use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 
 use tokio::sync::oneshot;
@@ -8,6 +10,9 @@ use tokio::sync::oneshot;
 use crate::actor::{Actor, Reply};
 use crate::error::{AskError, StorageError};
 use crate::turn::Ack;
+
+/// A boxed future: a session turn's, and the slot's `Wake` methods'.
+pub(crate) type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 /// For a call by name: encodes the action's result inside the turn, before anything is
 /// written, keeps the encoded form for the caller, and says whether it encoded. A result
@@ -46,7 +51,7 @@ pub(crate) trait Session<A: Actor>: Send + 'static {
         self: Box<Self>,
         state: &'a mut A,
         ctx: &'a mut crate::ctx::Ctx<A>,
-    ) -> crate::slot::BoxFuture<'a, bool>;
+    ) -> BoxFuture<'a, bool>;
 }
 
 /// When a session turn's changes are saved.

@@ -3,8 +3,6 @@
 //! channel. [`Wake`] is what a slot needs from the system above it (to wake the actor, start
 //! it again, let it go), behind a trait so that this module does not depend on the system.
 
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use std::task::Waker;
@@ -17,8 +15,7 @@ use crate::key::{ActorKey, ActorPath};
 use crate::mailbox::{Envelope, Refused};
 use crate::turn::TurnLog;
 
-/// A boxed future, for the [`Wake`] trait's methods.
-pub(crate) type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+pub(crate) use crate::mailbox::BoxFuture;
 
 /// A new activation's mailbox and slot.
 pub(crate) type Restarted<A> = Option<(mpsc::Sender<Envelope<A>>, Arc<Slot<A>>)>;
