@@ -20,7 +20,7 @@ use std::time::Duration;
 use http::ServerProcess;
 use scratch::{TempDir, XorShift};
 
-/// SIGKILLs dealt.
+/// SIGKILLs dealt, unless `HTTP_KILL_ROUNDS` says how many (for longer runs by hand).
 const ROUNDS: usize = 20;
 /// Concurrent HTTP clients in each killed run.
 const CLIENTS: usize = 32;
@@ -98,7 +98,11 @@ async fn every_increment_answered_200_survives_sigkill() {
     let dir = TempDir::new("http-kill");
     let file = dir.file("counters.redb");
     let counters: Arc<Vec<Seen>> = Arc::new((0..KEYS).map(|_| Seen::default()).collect());
-    for round in 0..ROUNDS {
+    let rounds = std::env::var("HTTP_KILL_ROUNDS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(ROUNDS);
+    for round in 0..rounds {
         let mut server = start(&file);
         check(&server.base, &counters, round).await;
         let clients: Vec<_> = (0..CLIENTS)
@@ -112,7 +116,7 @@ async fn every_increment_answered_200_survives_sigkill() {
         }
     }
     let server = start(&file);
-    check(&server.base, &counters, ROUNDS).await;
+    check(&server.base, &counters, rounds).await;
     let acked: i64 = counters
         .iter()
         .map(|s| s.acked.load(Ordering::SeqCst))
@@ -121,5 +125,5 @@ async fn every_increment_answered_200_survives_sigkill() {
     let (exit, said) = server.terminate();
     assert!(exit.success(), "a graceful shutdown exits 0: {exit}");
     assert!(said.contains("shut down"), "{said}");
-    println!("{ROUNDS} kills, {acked} increments on disk");
+    println!("{rounds} kills, {acked} increments on disk");
 }
