@@ -42,12 +42,13 @@ use tokio::sync::{Notify, oneshot, watch};
 use tokio_stream::StreamExt;
 use tracing::Instrument;
 
-use super::error::{ErrorKind, Failure};
+use super::error::Failure;
 use super::limits::Limits;
 use super::routes::{Shared, actor_key};
 use super::server::ConnectionPermit;
 use crate::actor::Actor;
 use crate::ctx::Ctx;
+use crate::error::ErrorKind;
 use crate::error::{AskError, StartError};
 use crate::handle::{EventLag, Events, Handle};
 use crate::limits::quote;
