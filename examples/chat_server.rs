@@ -7,7 +7,7 @@
 //! - WebSockets (Rivet's `onWebSocket`): `GET /actors/Room/{room}/websocket?name=ada` joins
 //!   the room and receives every message posted in it as `{"event": ...}`. A socket sends
 //!   `{"say": "hi"}` to post a message (saved at once with `ctx.save_state`, then broadcast)
-//!   or `{"draft": "hel"}` to keep a draft. A draft follows the seed's WebSocket rule: it is
+//!   or `{"draft": "hel"}` to keep a draft. A draft follows Rivet's WebSocket rule: it is
 //!   saved when the socket closes, not before, so a crash while the socket is open loses it.
 //!   Each message is answered `{"ok": N}` (messages in the room).
 //!

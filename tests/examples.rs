@@ -134,6 +134,41 @@ fn chat_room_events_reach_a_listener_in_order_and_a_sleepy_one_lags() {
 }
 
 /// Starts a server example on a free port with the database `file`.
+#[test]
+fn counter_client_calls_the_served_counter_with_the_typed_methods() {
+    let path = storage::temp_path("counter-client-example");
+    let file = path.to_str().expect("utf-8 path");
+    let server = serve("counter_server", &[file]);
+    let base = server.base.clone();
+    let first = run(
+        "counter_client",
+        &["--server", &base, "--by", "2", "shop/berlin"],
+    );
+    assert!(first.contains("local: shop/berlin = 2\n"), "{first}");
+    assert!(
+        first.contains("remote: shop/berlin = 2 (durable on the server)"),
+        "{first}"
+    );
+    let second = run(
+        "counter_client",
+        &["--server", &base, "--by", "2", "shop/berlin"],
+    );
+    assert!(second.contains("local: shop/berlin = 2\n"), "{second}");
+    assert!(second.contains("remote: shop/berlin = 4"), "{second}");
+    assert!(second.contains("remote get: 4"), "{second}");
+    let (exit, _) = server.terminate();
+    assert!(exit.success());
+    // With the server gone, the client says so and fails.
+    let out = Command::new(bin::example("counter_client"))
+        .args(["--server", &base])
+        .output()
+        .expect("run example");
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("cannot connect to the server"), "{stderr}");
+    std::fs::remove_file(path).unwrap();
+}
+
 fn serve(name: &str, args: &[&str]) -> http::ServerProcess {
     let mut command = Command::new(bin::example(name));
     command.args(["--listen", "127.0.0.1:0"]).args(args);

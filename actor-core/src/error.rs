@@ -376,14 +376,26 @@ pub enum AskError<E> {
         #[source]
         source: Arc<StorageError>,
     },
-    /// [`Handle::ask_timeout`](crate::Handle::ask_timeout) gave up waiting. The action was
-    /// not withdrawn: it may still run, and its effect may be (or become) durable.
+    /// [`Handle::ask_timeout`](crate::Handle::ask_timeout) gave up waiting, or a
+    /// [`Remote`](crate::Remote) call got no answer within its transport's time limit. The
+    /// action was not withdrawn: it may still run, and its effect may be (or become) durable.
     #[error("no reply from {actor} within {after:?}")]
     Timeout {
         /// The actor.
         actor: ActorPath,
         /// How long the caller waited.
         after: std::time::Duration,
+    },
+    /// A call to a remote actor ([`Remote`](crate::Remote)) failed on the way: the server was
+    /// not reached, refused the call, or answered something that does not decode. `source`
+    /// says which, and whether the action may have run.
+    #[error("the call to remote actor {actor} failed")]
+    Remote {
+        /// The actor.
+        actor: ActorPath,
+        /// What went wrong.
+        #[source]
+        source: RemoteError,
     },
 }
 
@@ -421,6 +433,7 @@ impl<E> AskError<E> {
             Self::Cycle { cycle } => AskError::Cycle { cycle },
             Self::Unavailable { actor, source } => AskError::Unavailable { actor, source },
             Self::Timeout { actor, after } => AskError::Timeout { actor, after },
+            Self::Remote { actor, source } => AskError::Remote { actor, source },
         })
     }
 }
@@ -603,6 +616,227 @@ pub enum SaveError {
     },
 }
 
+/// What went wrong, as the `kind` of an [`ErrorBody`]: the kinds of error the HTTP server
+/// (`actor_core::http`, the `http` feature) answers, each with one status code, and that a
+/// [`Remote`](crate::Remote) call reports in [`RemoteError::Status`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// 404: no route has this path (and no worker serves it).
+    NotFound,
+    /// 405: the route exists but not for this method (the `Allow` header lists them).
+    MethodNotAllowed,
+    /// 404: no actor type of this name is served; `types` lists those that are.
+    UnknownActorType,
+    /// 404: the actor type has no action of this name; `actions` lists its actions.
+    UnknownAction,
+    /// 400: the path is not valid percent-encoded UTF-8.
+    BadPath,
+    /// 400: the key is not the printed form of an actor key, or is too long.
+    BadKey,
+    /// 415: the body is not `application/json`.
+    UnsupportedMediaType,
+    /// 400: a WebSocket route was asked without a valid upgrade request.
+    NotWebSocket,
+    /// 400: the body is not JSON (malformed, or nested deeper than 128 levels).
+    BadJson,
+    /// 400: the arguments do not fit the action; the message names the field.
+    BadArguments,
+    /// 401: the route needs a bearer token and the request did not present a valid one.
+    Unauthorized,
+    /// 413: the request body is over the limit.
+    BodyTooLarge,
+    /// 413: the action would make the actor's state larger than its limit; it was rolled
+    /// back.
+    StateTooLarge,
+    /// 422: the action returned its own error; `value` holds it (its serde form). The state
+    /// was rolled back.
+    ActionError,
+    /// 500: the action's reply does not encode as JSON; the action was rolled back.
+    ReplyNotEncodable,
+    /// 500: the actor's new state does not encode; the action was rolled back.
+    StateNotEncodable,
+    /// 500: the action panicked; the actor went back to its last durable state.
+    Panicked,
+    /// 500: storage failed (a commit, or a record that does not read back); nothing was
+    /// acknowledged. The cause is in the server's log, not in the answer.
+    Storage,
+    /// 503: the actor cannot be loaded right now (a storage read failed); try again.
+    Unavailable,
+    /// 503: the server or its actor system is shutting down.
+    ShuttingDown,
+    /// 503: the actor is stopped (after repeated panics, say); try again later.
+    Stopped,
+    /// 504: no response within the request time limit. An action already handed to its actor
+    /// is not withdrawn: it may still complete and become durable.
+    Timeout,
+    /// 500: the worker failed; the cause is in the server's log.
+    WorkerError,
+    /// 500: something that should not happen; the cause is in the server's log.
+    Internal,
+    /// A kind this version does not know (from a newer server).
+    #[serde(other)]
+    Other,
+}
+
+/// The JSON body of every error response: `{"error": {"kind": ..., "message": ...}}`.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[non_exhaustive]
+pub struct ErrorBody {
+    /// What went wrong.
+    pub error: ErrorDetail,
+}
+
+/// The `error` of an [`ErrorBody`].
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[non_exhaustive]
+pub struct ErrorDetail {
+    /// What went wrong; it fixes the status code.
+    pub kind: ErrorKind,
+    /// For people: what was wrong, quoting at most a short prefix of the request.
+    pub message: String,
+    /// With `unknown_action`: the actor type's actions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub actions: Option<Vec<String>>,
+    /// With `unknown_actor_type`: the actor types served.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub types: Option<Vec<String>>,
+    /// With `action_error`: the action's error, as its `Serialize` writes it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<serde_json::Value>,
+    /// With `state_too_large`: the size in bytes the state would have had.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub size: Option<usize>,
+    /// With `state_too_large`: the actor's limit in bytes (`ActorConfig::max_state_bytes`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<usize>,
+}
+
+impl ErrorDetail {
+    /// An error of `kind` with `message` and none of the extras, as a transport other than
+    /// the HTTP client may build one.
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        Self {
+            kind,
+            message: message.into(),
+            actions: None,
+            types: None,
+            value: None,
+            size: None,
+            limit: None,
+        }
+    }
+}
+
+/// A call to a remote actor ([`Remote`](crate::Remote)) did not go through: the server
+/// could not be reached, refused the call, or answered something that does not decode.
+/// [`AskError::Remote`] carries it with the actor.
+///
+/// What the server said is kept as it said it, but never more than a short prefix of it: a
+/// body that does not decode is quoted up to 64 bytes, a message up to 256.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RemoteError {
+    /// No connection could be made (refused, unreachable, a name that does not resolve): the
+    /// request was not sent, so the action did not run.
+    #[error("cannot connect to the server")]
+    Connect(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// The request or its answer broke off once connected (the connection closed, a read
+    /// failed). The action may have run, and its effect may be durable.
+    #[error("the request failed")]
+    Request(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// No answer within the transport's time limit. A [`Remote`](crate::Remote) reports it
+    /// as [`AskError::Timeout`]: the action was not withdrawn and may still complete.
+    #[error("no answer within {after:?}")]
+    Timeout {
+        /// The time limit.
+        after: std::time::Duration,
+    },
+    /// The server answered with an error. Kinds that mean what a variant of [`AskError`]
+    /// means (`action_error`, `panicked`, `state_too_large`, `shutting_down`) are reported
+    /// as that variant instead; every other kind arrives here (`unknown_actor_type`,
+    /// `unauthorized`, `bad_arguments`, `stopped`, `storage`, `timeout`...).
+    #[error("the server answered {status} {kind:?}: {message}", kind = .detail.kind, message = .detail.message)]
+    Status {
+        /// The HTTP status code.
+        status: u16,
+        /// The error body's `error`: its kind, message and extras (boxed, to keep every
+        /// `AskError` small).
+        detail: Box<ErrorDetail>,
+    },
+    /// The answer does not decode: an error answer that is not an [`ErrorBody`] (a proxy's
+    /// page, a bare status), a reply that is not the action's reply type, or an action
+    /// error that is not its error type.
+    #[error("cannot decode the answer (status {status}) starting `{prefix}`")]
+    Decode {
+        /// The HTTP status code.
+        status: u16,
+        /// The answer's first bytes (at most 64, as text).
+        prefix: String,
+        /// What the decoder reported.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// The answer is longer than the client accepts; it was not read to the end.
+    #[error("the answer is over the limit of {limit} bytes")]
+    TooLarge {
+        /// The limit.
+        limit: usize,
+    },
+    /// The arguments do not encode as a JSON object (a map whose keys are not strings, a
+    /// value that is not an object). Nothing was sent.
+    #[error("the arguments cannot be sent")]
+    Arguments(#[source] ArgumentsError),
+    /// The key cannot be written in a URL path: the empty key, `.` and `..` (HTTP clients
+    /// and proxies resolve dot segments away). Nothing was sent.
+    #[error("the key `{key}` cannot be written in a URL path")]
+    Unaddressable {
+        /// The key.
+        key: String,
+    },
+    /// A transport other than the HTTP client failed.
+    #[error("the transport failed")]
+    Transport(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl RemoteError {
+    /// A [`Decode`](RemoteError::Decode) error for an answer of `status` whose `body` did not
+    /// decode, quoting at most its first 64 bytes.
+    pub fn decode(status: u16, body: &[u8], source: serde_json::Error) -> Self {
+        let head = &body[..body.len().min(crate::limits::QUOTE_BYTES)];
+        Self::Decode {
+            status,
+            prefix: crate::limits::quote(&String::from_utf8_lossy(head)),
+            source,
+        }
+    }
+}
+
+/// Building an HTTP [`Client`](crate::http::Client) failed.
+#[cfg(feature = "client")]
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ClientError {
+    /// The server's address is not an `http://` URL without a query or fragment.
+    #[error("`{url}` is not a server address: {reason}")]
+    BadUrl {
+        /// The address (at most its first 64 bytes).
+        url: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// A bearer token must be 1 to `max` visible ASCII characters (as the server requires).
+    #[error("a bearer token must be 1 to {max} visible ASCII characters")]
+    BadToken {
+        /// The longest token accepted.
+        max: usize,
+    },
+    /// The HTTP client library could not be set up.
+    #[error("cannot set up the HTTP client")]
+    Build(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
 /// Starting a [`Server`](crate::http::Server) failed.
 #[cfg(feature = "http")]
 #[derive(Debug, thiserror::Error)]
@@ -678,6 +912,10 @@ pub enum Error {
     #[cfg(feature = "http")]
     #[error(transparent)]
     Serve(#[from] ServeError),
+    /// See [`ClientError`](crate::http::ClientError) (the `client` feature).
+    #[cfg(feature = "client")]
+    #[error(transparent)]
+    Client(#[from] ClientError),
     /// An [`AskError`], [`TellError`] or [`ByNameError`], with the action's own error (or the
     /// undelivered action) boxed.
     #[error(transparent)]

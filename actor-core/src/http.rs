@@ -1,8 +1,11 @@
 //! Serving actors over HTTP (the `http` cargo feature): every registered actor's actions as
 //! JSON, a listing of what is served, and a Ploy-style `fetch(request, env)` worker, on axum,
-//! tower and hyper.
+//! tower and hyper; and calling them from another program with the typed methods of a
+//! [`Remote`](crate::Remote) through a [`Client`] (the `client` cargo feature, on reqwest).
+//! Each feature builds without the other.
 //!
 //! ```no_run
+//! # #[cfg(feature = "http")] mod serve {
 //! use actor_core::http::Server;
 //! use actor_core::{actions, Actor, System};
 //! use serde::{Deserialize, Serialize};
@@ -29,6 +32,7 @@
 //! tokio::signal::ctrl_c().await.ok();
 //! server.shutdown().await; // drains in-flight requests, then shuts the system down
 //! # Ok(()) }
+//! # }
 //! ```
 //!
 //! # Routes
@@ -52,37 +56,71 @@
 //! - `worker`: the `fetch(request, env)` handler behind every other path.
 //! - `server`: [`ServerBuilder`], the accept loop (connection limit, header limits, one
 //!   task per connection), the middleware stack, and graceful shutdown.
+//! - `client`: [`Client`], the HTTP [`Transport`](crate::Transport) of a
+//!   [`Remote`](crate::Remote): URLs, bearer token, time limit, and reading answers.
 
+// The server (the `http` feature).
+#[cfg(feature = "http")]
 mod auth;
+#[cfg(feature = "http")]
 mod error;
+#[cfg(feature = "http")]
 mod fetch;
+#[cfg(feature = "http")]
 mod limits;
+#[cfg(feature = "http")]
 mod routes;
+#[cfg(feature = "http")]
 mod server;
+#[cfg(feature = "http")]
 mod socket;
+#[cfg(feature = "http")]
 mod worker;
 
+// The client (the `client` feature).
+#[cfg(feature = "client")]
+mod client;
+
+#[cfg(feature = "client")]
+pub use self::client::Client;
+#[cfg(feature = "client")]
+pub use crate::error::ClientError;
+pub use crate::error::{ErrorBody, ErrorDetail, ErrorKind};
+
+#[cfg(feature = "http")]
 pub use self::auth::{Auth, RouteGroup};
-pub use self::error::{ErrorBody, ErrorDetail, ErrorKind};
+#[cfg(feature = "http")]
 pub use self::fetch::{Fetch, Rejection};
+#[cfg(feature = "http")]
 pub use self::limits::Limits;
+#[cfg(feature = "http")]
 pub use self::routes::{ActionListing, ActorListing, Listing};
+#[cfg(feature = "http")]
 pub use self::server::{Server, ServerBuilder};
+#[cfg(feature = "http")]
 pub use self::socket::{Close, MAX_QUEUED_MESSAGES, Message, Socket, SocketError, WebSocket};
+#[cfg(feature = "http")]
 pub use self::worker::WorkerError;
+#[cfg(feature = "http")]
 pub use crate::error::ServeError;
 
 /// The web framework the server is built on, for writing workers (`axum::Json`, responses,
 /// extractors) with the same version.
+#[cfg(feature = "http")]
 pub use axum;
 /// A JSON body: `Json(serde_json::json!({"success": true}))`.
+#[cfg(feature = "http")]
 pub use axum::Json;
 /// A request body or a response body: bytes.
+#[cfg(feature = "http")]
 pub use axum::body::Bytes;
 /// The head of a request (method, URI, headers): what a WebSocket's `on_open` sees of the
 /// upgrade request.
+#[cfg(feature = "http")]
 pub use axum::http::request::Parts;
 /// The HTTP types a worker sees.
+#[cfg(feature = "http")]
 pub use axum::http::{HeaderMap, Method, Request, StatusCode, Uri};
 /// What a worker answers: anything that converts into a response.
+#[cfg(feature = "http")]
 pub use axum::response::{IntoResponse, Response};

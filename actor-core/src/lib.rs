@@ -49,7 +49,8 @@
 //!   memory back to the operating system.
 //! - `key`: [`ActorKey`] and [`ActorPath`]. `depth`: the nesting limit on everything
 //!   encoded, so every record reads back.
-//! - [`error`](Error): one typed error per operation, and the umbrella [`Error`].
+//! - [`error`](Error): one typed error per operation, and the umbrella [`Error`]; the JSON
+//!   form of a server's errors ([`ErrorBody`], [`ErrorKind`]), which server and client share.
 //! - `snapshot`: the record format (header + CBOR) and [`Record`], its reader for tools.
 //! - [`storage`](Storage): the narrow storage trait and its redb implementation.
 //! - `writer`: the thread that group-commits jobs into one durable transaction at a time;
@@ -65,16 +66,20 @@
 //!   registry share it (lifecycle, parked mailbox, events).
 //! - [`handle`](Handle): the address of an actor; `ask`, `tell`, calls by name, events, and
 //!   the gate every call out of an action passes. `deliver`: how stored actions reach actors.
+//!   [`remote`](Remote): the address of an actor another process serves, with the same
+//!   typed methods, over a [`Transport`].
 //! - `supervisor`: the actor's task: the run loop, panic recovery, sleep, destroy.
 //!   `registry`: the actors a system knows and which type owns each name. `schedule`: the
 //!   timer service. `outbox`: the message delivery service.
 //! - [`system`](System): the public entry.
 //! - `http` (the `http` cargo feature): serving actors' actions as JSON over HTTP, a listing
-//!   of what is served, and a `fetch(request, env)` worker, on axum, tower and hyper.
+//!   of what is served, and a `fetch(request, env)` worker, on axum, tower and hyper; with
+//!   the `client` feature, `http::Client`, the HTTP transport of a [`Remote`] (reqwest).
 //!
 //! The guide in `docs/` (getting started, actors and state, the living actor, schedules,
 //! messages and events, types, actors without macros, durability, storage format, serving
-//! actors over HTTP) explains the promises and what they cost.
+//! actors over HTTP and calling them from another program) explains the promises and what
+//! they cost.
 
 mod actor;
 mod ctx;
@@ -83,7 +88,7 @@ mod depth;
 mod error;
 mod handle;
 mod host;
-#[cfg(feature = "http")]
+#[cfg(any(feature = "http", feature = "client"))]
 pub mod http;
 mod key;
 mod kv;
@@ -93,6 +98,7 @@ mod memory;
 mod outbox;
 mod panic;
 mod registry;
+mod remote;
 mod schedule;
 mod slot;
 mod snapshot;
@@ -107,8 +113,8 @@ pub use crate::actor::{Actor, ActorConfig, ReadOutcome, RestartPolicy};
 pub use crate::ctx::{Ctx, ScheduleId};
 pub use crate::error::{
     ArgumentsError, AskError, BindingError, ByNameError, ConfigError, DecodeError, EncodeError,
-    Error, KvError, OpenError, SaveError, ScheduleError, SendError, StartError, StopReason,
-    StorageError, TellError,
+    Error, ErrorBody, ErrorDetail, ErrorKind, KvError, OpenError, RemoteError, SaveError,
+    ScheduleError, SendError, StartError, StopReason, StorageError, TellError,
 };
 pub use crate::handle::{EventLag, Events, Handle};
 pub use crate::key::{ActorKey, ActorPath, KeyError};
@@ -117,6 +123,7 @@ pub use crate::limits::{
     MAX_ACTOR_KEY_BYTES, MAX_DEPTH, MAX_KEY_BYTES, MAX_STORE_NAME_BYTES, MAX_VALUE_BYTES,
 };
 pub use crate::panic::quiet_caught_panics;
+pub use crate::remote::{Remote, RemoteCall, Transport};
 pub use crate::snapshot::{
     FORMAT_VERSION, RECORD_HEADER_LEN, Record, StoredState, decode_cbor, encode_cbor,
 };
@@ -134,6 +141,7 @@ pub mod __private {
     pub use crate::ctx::{Ctx, ScheduleId};
     pub use crate::error::AskError;
     pub use crate::handle::{EventLag, Events, Handle};
+    pub use crate::remote::{Remote, ask_action, ask_infallible_action};
     pub use serde;
 
     /// What an action argument must be: serde both ways, since arguments travel through the
@@ -267,7 +275,8 @@ mod guide {
     struct Durability;
     #[doc = include_str!("../../docs/storage-format.md")]
     struct StorageFormat;
-    #[cfg(feature = "http")]
+    // The page shows the server and the client.
+    #[cfg(all(feature = "http", feature = "client"))]
     #[doc = include_str!("../../docs/serving.md")]
     struct Serving;
 }

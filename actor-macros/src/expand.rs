@@ -291,6 +291,8 @@ fn actor_impl(model: &ActorImpl<'_>) -> TokenStream {
         }
     });
 
+    let remote_impl = remote_impl(model, &handle_trait, &action_enum);
+
     let hook_fns = model.hooks.iter().map(|h| {
         let name = h.name();
         let (receiver, ctx_ty) = if h.mutates {
@@ -308,8 +310,9 @@ fn actor_impl(model: &ActorImpl<'_>) -> TokenStream {
         }
     });
     let reply_doc = format!("What [`{actor}`]'s actions return, one variant per action.");
-    let trait_doc =
-        format!("Typed calls to a [`{actor}`] actor: one method per action, on its `Handle`.");
+    let trait_doc = format!(
+        "Typed calls to a [`{actor}`] actor: one method per action, on its `Handle`, and on a `Remote` of it when the action's arguments, replies and errors are serde both ways."
+    );
     // Actions must be `async` for the runtime, whether or not their bodies await.
     let mut item = item.clone();
     for impl_item in &mut item.items {
@@ -401,6 +404,67 @@ fn actor_impl(model: &ActorImpl<'_>) -> TokenStream {
         #[automatically_derived]
         impl #handle_trait for #p::Handle<#actor> {
             #(#trait_impls)*
+        }
+
+        #remote_impl
+    }
+}
+
+/// The typed handle trait for a `Remote` of the actor: each method sends its action by name
+/// and decodes the reply and the error from JSON.
+///
+/// The arguments must serialize and the replies and errors deserialize, which the `Handle`
+/// impl does not need (a reply or error type may be `Serialize` only). So the impl states
+/// them in its where clause, each as `for<'__actor> T: ...`, which rustc does not check
+/// where it is written: an actor whose types are not serde still compiles, and only a call
+/// through a `Remote` of it reports the missing impl.
+fn remote_impl(model: &ActorImpl<'_>, handle_trait: &Ident, action_enum: &Ident) -> TokenStream {
+    let p = quote!(::actor_core::__private);
+    let actor = &model.actor;
+    // Each reply and error type once, as written.
+    let mut decoded: Vec<(&Type, String)> = Vec::new();
+    for ty in model
+        .actions
+        .iter()
+        .flat_map(|a| std::iter::once(&a.ok).chain(a.err.as_ref()))
+    {
+        let text = quote!(#ty).to_string();
+        if decoded.iter().all(|(_, t)| *t != text) {
+            decoded.push((ty, text));
+        }
+    }
+    let bounds = decoded
+        .iter()
+        .map(|(ty, _)| quote!(for<'__actor> #ty: #p::serde::de::DeserializeOwned));
+    let methods = model.actions.iter().map(|a| {
+        let method = a.method();
+        let params = params(a);
+        let (ok, err) = (&a.ok, typed_error(a));
+        let construct = {
+            let variant = &a.variant;
+            let names = a.args.iter().map(|arg| &arg.name);
+            quote!(#action_enum::#variant { #(#names),* })
+        };
+        let call = if a.err.is_some() {
+            quote!(#p::ask_action::<#actor, #ok, #err>(self, #construct))
+        } else {
+            quote!(#p::ask_infallible_action::<#actor, #ok>(self, #construct))
+        };
+        quote! {
+            async fn #method(&self, #(#params),*) -> ::core::result::Result<#ok, #p::AskError<#err>> {
+                #call.await
+            }
+        }
+    });
+    quote! {
+        #[automatically_derived]
+        #[allow(private_bounds)]
+        impl #handle_trait for #p::Remote<#actor>
+        where
+            for<'__actor> #action_enum: #p::serde::Serialize,
+            #(#bounds,)*
+        {
+            #(#methods)*
         }
     }
 }

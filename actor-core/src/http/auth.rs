@@ -14,7 +14,8 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use subtle::ConstantTimeEq;
 
-use super::error::{ErrorKind, Failure};
+use super::error::Failure;
+use crate::error::ErrorKind;
 use crate::error::ServeError;
 
 /// The longest bearer token accepted in the configuration, in bytes.

@@ -10,71 +10,10 @@ use std::convert::Infallible;
 use axum::http::header::{CONTENT_TYPE, WWW_AUTHENTICATE};
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use serde::{Deserialize, Serialize};
 
-use crate::error::{AskError, ByNameError, StartError, StopReason};
-
-/// What went wrong, as the `kind` of an [`ErrorBody`]; each kind has one status code.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-#[non_exhaustive]
-pub enum ErrorKind {
-    /// 404: no route has this path (and no worker serves it).
-    NotFound,
-    /// 405: the route exists but not for this method (the `Allow` header lists them).
-    MethodNotAllowed,
-    /// 404: no actor type of this name is served; `types` lists those that are.
-    UnknownActorType,
-    /// 404: the actor type has no action of this name; `actions` lists its actions.
-    UnknownAction,
-    /// 400: the path is not valid percent-encoded UTF-8.
-    BadPath,
-    /// 400: the key is not the printed form of an actor key, or is too long.
-    BadKey,
-    /// 415: the body is not `application/json`.
-    UnsupportedMediaType,
-    /// 400: a WebSocket route was asked without a valid upgrade request.
-    NotWebSocket,
-    /// 400: the body is not JSON (malformed, or nested deeper than 128 levels).
-    BadJson,
-    /// 400: the arguments do not fit the action; the message names the field.
-    BadArguments,
-    /// 401: the route needs a bearer token and the request did not present a valid one.
-    Unauthorized,
-    /// 413: the request body is over the limit.
-    BodyTooLarge,
-    /// 413: the action would make the actor's state larger than its limit; it was rolled
-    /// back.
-    StateTooLarge,
-    /// 422: the action returned its own error; `value` holds it (its serde form). The state
-    /// was rolled back.
-    ActionError,
-    /// 500: the action's reply does not encode as JSON; the action was rolled back.
-    ReplyNotEncodable,
-    /// 500: the actor's new state does not encode; the action was rolled back.
-    StateNotEncodable,
-    /// 500: the action panicked; the actor went back to its last durable state.
-    Panicked,
-    /// 500: storage failed (a commit, or a record that does not read back); nothing was
-    /// acknowledged. The cause is in the server's log, not in the answer.
-    Storage,
-    /// 503: the actor cannot be loaded right now (a storage read failed); try again.
-    Unavailable,
-    /// 503: the server or its actor system is shutting down.
-    ShuttingDown,
-    /// 503: the actor is stopped (after repeated panics, say); try again later.
-    Stopped,
-    /// 504: no response within the request time limit. An action already handed to its actor
-    /// is not withdrawn: it may still complete and become durable.
-    Timeout,
-    /// 500: the worker failed; the cause is in the server's log.
-    WorkerError,
-    /// 500: something that should not happen; the cause is in the server's log.
-    Internal,
-    /// A kind this version does not know (from a newer server).
-    #[serde(other)]
-    Other,
-}
+use crate::error::{
+    AskError, ByNameError, ErrorBody, ErrorDetail, ErrorKind, StartError, StopReason,
+};
 
 impl ErrorKind {
     /// The status code an error of this kind is answered with.
@@ -106,41 +45,29 @@ impl ErrorKind {
     }
 }
 
-/// The JSON body of every error response: `{"error": {"kind": ..., "message": ...}}`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[non_exhaustive]
-pub struct ErrorBody {
-    /// What went wrong.
-    pub error: ErrorDetail,
-}
-
-/// The `error` of an [`ErrorBody`].
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[non_exhaustive]
-pub struct ErrorDetail {
-    /// What went wrong; it fixes the status code.
-    pub kind: ErrorKind,
-    /// For people: what was wrong, quoting at most a short prefix of the request.
-    pub message: String,
-    /// With `unknown_action`: the actor type's actions.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub actions: Option<Vec<String>>,
-    /// With `unknown_actor_type`: the actor types served.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub types: Option<Vec<String>>,
-    /// With `action_error`: the action's error, as its `Serialize` writes it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub value: Option<serde_json::Value>,
-}
-
-/// An error answer: a kind and a message, and the extras some kinds carry.
+/// An error answer: a kind and a message, and the extra some kinds carry.
 #[derive(Debug)]
 pub(crate) struct Failure {
     kind: ErrorKind,
     message: String,
-    actions: Option<&'static [&'static str]>,
-    types: Option<Vec<&'static str>>,
-    value: Option<serde_json::Value>,
+    extra: Extra,
+}
+
+/// What an error answer carries besides its kind and message: at most one of these, by kind.
+#[derive(Debug)]
+enum Extra {
+    None,
+    /// `unknown_action`: the actor type's actions.
+    Actions(&'static [&'static str]),
+    /// `unknown_actor_type`: the actor types served.
+    Types(Vec<&'static str>),
+    /// `action_error`: the action's error.
+    Value(serde_json::Value),
+    /// `state_too_large`: the size the state would have had, and its limit.
+    Sizes {
+        size: usize,
+        limit: usize,
+    },
 }
 
 impl Failure {
@@ -148,21 +75,25 @@ impl Failure {
         Self {
             kind,
             message: message.into(),
-            actions: None,
-            types: None,
-            value: None,
+            extra: Extra::None,
         }
+    }
+
+    /// Adds the size a state would have had and its limit (`state_too_large`).
+    fn sizes(mut self, size: usize, limit: usize) -> Self {
+        self.extra = Extra::Sizes { size, limit };
+        self
     }
 
     /// Adds the list of an actor type's actions (`unknown_action`).
     pub(crate) fn actions(mut self, actions: &'static [&'static str]) -> Self {
-        self.actions = Some(actions);
+        self.extra = Extra::Actions(actions);
         self
     }
 
     /// Adds the list of the actor types served (`unknown_actor_type`).
     pub(crate) fn types(mut self, types: Vec<&'static str>) -> Self {
-        self.types = Some(types);
+        self.extra = Extra::Types(types);
         self
     }
 
@@ -179,19 +110,22 @@ impl Failure {
 
     /// The body, as JSON bytes.
     pub(crate) fn body(self) -> Vec<u8> {
-        let body = ErrorBody {
-            error: ErrorDetail {
-                kind: self.kind,
-                message: self.message,
-                actions: self
-                    .actions
-                    .map(|list| list.iter().map(|&a| a.to_owned()).collect()),
-                types: self
-                    .types
-                    .map(|list| list.into_iter().map(str::to_owned).collect()),
-                value: self.value,
-            },
-        };
+        let mut error = ErrorDetail::new(self.kind, self.message);
+        match self.extra {
+            Extra::None => {}
+            Extra::Actions(list) => {
+                error.actions = Some(list.iter().map(|&a| a.to_owned()).collect());
+            }
+            Extra::Types(list) => {
+                error.types = Some(list.into_iter().map(str::to_owned).collect());
+            }
+            Extra::Value(value) => error.value = Some(value),
+            Extra::Sizes { size, limit } => {
+                error.size = Some(size);
+                error.limit = Some(limit);
+            }
+        }
+        let body = ErrorBody { error };
         // Plain strings and a JSON value that was produced within the depth limit: this
         // cannot fail, but an answer must go out even if it did.
         serde_json::to_vec(&body).unwrap_or_else(|_| {
@@ -208,7 +142,7 @@ impl Failure {
                 crate::limits::quote(action)
             ),
         );
-        failure.value = Some(value);
+        failure.extra = Extra::Value(value);
         failure
     }
 }
@@ -279,7 +213,8 @@ pub(crate) fn ask(error: &AskError<Infallible>) -> Failure {
             format!(
                 "the action would make the actor's state {size} bytes, over its limit of {limit}; it was rolled back"
             ),
-        ),
+        )
+        .sizes(*size, *limit),
         AskError::Stopped { reason, .. } => stopped(reason),
         AskError::Commit { .. } => Failure::logged(
             ErrorKind::Storage,
@@ -354,7 +289,8 @@ pub(crate) fn start(error: &StartError) -> Failure {
         StartError::TooLarge { size, limit, .. } => Failure::new(
             ErrorKind::StateTooLarge,
             format!("the actor's initial state is {size} bytes, over its limit of {limit}"),
-        ),
+        )
+        .sizes(*size, *limit),
         StartError::Encode { .. } => Failure::logged(
             ErrorKind::StateNotEncodable,
             "the actor's initial state does not encode",

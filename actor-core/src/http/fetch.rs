@@ -20,11 +20,12 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use tokio::sync::oneshot;
 
-use super::error::{ErrorKind, Failure};
+use super::error::Failure;
 use super::routes::{Shared, actor_key};
 use super::worker::FromWorker;
 use crate::actor::Actor;
 use crate::ctx::Ctx;
+use crate::error::ErrorKind;
 use crate::error::StartError;
 use crate::key::ActorKey;
 use crate::limits::quote;

@@ -16,12 +16,13 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
-use super::error::{ErrorKind, Failure};
+use super::error::Failure;
 use super::fetch::FetchRoute;
 use super::limits::Limits;
 use super::socket::{OpenSockets, SocketRoute};
 use super::worker::Fetch;
 use crate::actor::Actor;
+use crate::error::ErrorKind;
 use crate::error::StartError;
 use crate::key::ActorKey;
 use crate::limits::{MAX_ACTION_NAME_BYTES, MAX_ACTOR_KEY_BYTES, quote};

@@ -42,13 +42,14 @@ use tower_http::trace::TraceLayer;
 use tracing::Span;
 
 use super::auth::{Auth, RouteGroup, Tokens};
-use super::error::{ErrorKind, Failure, kind_of_status};
+use super::error::{Failure, kind_of_status};
 use super::fetch::{self, Fetch, FetchOf, FetchRoute};
 use super::limits::Limits;
 use super::routes::{self, ActorRoute, Listing, Route, Shared};
 use super::socket::{self, OpenSockets, SocketOf, SocketRoute, WebSocket};
 use super::worker::{self, FromWorker, MakeFetch};
 use crate::actor::Actor;
+use crate::error::ErrorKind;
 use crate::error::ServeError;
 use crate::kv::Env;
 use crate::system::System;

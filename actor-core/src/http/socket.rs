@@ -2,26 +2,7 @@
 //! trait, what a hook can do with its connection ([`Socket`]), and the task that serves one
 //! connection.
 //!
-//! # The save rule
-//!
-//! The hooks run inside the actor, one at a time with its actions. As in the seed, what
-//! `on_open` and `on_message` change is **not** saved when they return: it is saved when the
-//! connection closes (`on_close` runs, then the state is committed), durably at once whenever
-//! a hook calls [`Ctx::save_state`], and also with the next action, fetch or other turn that
-//! saves. A crash (a `kill -9`, a power cut) while the socket is open loses what was changed
-//! since the last save. What a hook staged besides the state (schedules, messages, events,
-//! key-value writes) waits for the same save. A panic in a hook goes back to the last saved
-//! state (unsaved changes of earlier messages included) and closes that socket (1011).
-//!
-//! What a hook sends to its socket goes out when the hook returns, once everything the hook
-//! saw that was saved is durable: a client never hears of a saved change a crash could take
-//! back. (Unsaved changes are the seed's exception, by design.)
-//!
-//! The actor's events reach every socket that [subscribed](Socket::subscribe), as JSON text
-//! frames `{"event": ...}`, once their turn is durable. A socket that falls behind by more
-//! than the actor's `event_capacity` gets `{"lagged": n}` (how many it missed) and goes on;
-//! one whose client stops reading for longer than the request time limit is dropped. Neither
-//! ever slows the actor.
+//! The save rule, and what a crash loses, are on [`WebSocket`].
 
 use std::fmt;
 use std::future::Future;
@@ -42,12 +23,13 @@ use tokio::sync::{Notify, oneshot, watch};
 use tokio_stream::StreamExt;
 use tracing::Instrument;
 
-use super::error::{ErrorKind, Failure};
+use super::error::Failure;
 use super::limits::Limits;
 use super::routes::{Shared, actor_key};
 use super::server::ConnectionPermit;
 use crate::actor::Actor;
 use crate::ctx::Ctx;
+use crate::error::ErrorKind;
 use crate::error::{AskError, StartError};
 use crate::handle::{EventLag, Events, Handle};
 use crate::limits::quote;
@@ -65,10 +47,26 @@ const MAX_CLOSE_REASON: usize = 123;
 /// state), served with [`ServerBuilder::websocket`](crate::http::ServerBuilder::websocket) at
 /// `GET /actors/{type}/{key}/websocket`.
 ///
-/// Each hook runs inside the actor as a turn, one at a time with its actions. What `on_open`
-/// and `on_message` change is saved when the connection closes, or at once when a hook calls
-/// [`Ctx::save_state`]: read the [module documentation](self) for the whole rule, and what
-/// a crash in between loses.
+/// # The save rule
+///
+/// The hooks run inside the actor, one at a time with its actions. As in Rivet, what
+/// `on_open` and `on_message` change is **not** saved when they return: it is saved when the
+/// connection closes (`on_close` runs, then the state is committed), durably at once whenever
+/// a hook calls [`Ctx::save_state`], and also with the next action, fetch or other turn that
+/// saves. A crash (a `kill -9`, a power cut) while the socket is open loses what was changed
+/// since the last save. What a hook staged besides the state (schedules, messages, events,
+/// key-value writes) waits for the same save. A panic in a hook goes back to the last saved
+/// state (unsaved changes of earlier messages included) and closes that socket (1011).
+///
+/// What a hook sends to its socket goes out when the hook returns, once everything the hook
+/// saw that was saved is durable: a client never hears of a saved change a crash could take
+/// back. (Unsaved changes are the rule's exception, by design.)
+///
+/// The actor's events reach every socket that [subscribed](Socket::subscribe), as JSON text
+/// frames `{"event": ...}`, once their turn is durable. A socket that falls behind by more
+/// than the actor's `event_capacity` gets `{"lagged": n}` (how many it missed) and goes on;
+/// one whose client stops reading for longer than the request time limit is dropped. Neither
+/// ever slows the actor.
 ///
 /// ```
 /// use actor_core::http::{Message, Parts, Socket, WebSocket, Close};

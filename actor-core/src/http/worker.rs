@@ -14,9 +14,10 @@ use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 
 use super::auth::RouteGroup;
-use super::error::{ErrorKind, Failure};
+use super::error::Failure;
 use super::routes::Shared;
 use crate::error::BindingError;
+use crate::error::ErrorKind;
 use crate::kv::Env;
 use crate::panic::CatchUnwind;
 use crate::slot::BoxFuture;
