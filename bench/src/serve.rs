@@ -41,7 +41,7 @@ use serde::{Deserialize, Serialize};
 use tokio::runtime::Runtime;
 use tokio_tungstenite::tungstenite::Message as Frame;
 
-use crate::chart::{Labels, Series, line_chart};
+use crate::chart::{Labels, Legend, Series, line_chart_with};
 use crate::report::Row;
 use crate::stats::{median, micros, percentile};
 use crate::throughput::open_system;
@@ -476,6 +476,10 @@ fn rows(results: &Results) -> Vec<Row> {
                    ours: &(Vec<f64>, Vec<f64>),
                    base: &(Vec<f64>, Vec<f64>),
                    name: &str| {
+        // Each round measures both sides back to back, so a round's ratio is the least
+        // disturbed by a neighbour's load.
+        let ratios: Vec<f64> = ours.0.iter().zip(&base.0).map(|(o, b)| o / b).collect();
+        let (low, high) = (percentile(&ratios, 0.0), percentile(&ratios, 100.0));
         rows.push(
             Row::new(
                 scenario,
@@ -485,7 +489,11 @@ fn rows(results: &Results) -> Vec<Row> {
                 name,
                 Some(median(&base.0)),
             )
-            .rounds(&ours.0, &base.0),
+            .rounds(&ours.0, &base.0)
+            .reference(format!(
+                "per-round ratios {low:.2}x to {high:.2}x, median {:.2}x",
+                median(&ratios)
+            )),
         );
         for p in [50.0, 99.0] {
             rows.push(Row::new(
@@ -558,7 +566,7 @@ fn write_chart(results: &Results, s: &Settings) -> Result<()> {
         s.rounds,
         s.http.as_secs_f64()
     );
-    let svg = line_chart(
+    let svg = line_chart_with(
         Labels {
             title: "Serving over HTTP and WebSockets: calls per second",
             subtitle: &subtitle,
@@ -566,6 +574,7 @@ fn write_chart(results: &Results, s: &Settings) -> Result<()> {
             y: "calls or round trips per second",
         },
         &series,
+        Legend::Right,
     );
     let path = &s.http_chart;
     std::fs::create_dir_all(path.parent().unwrap_or(Path::new(".")))?;
