@@ -51,11 +51,30 @@ pub struct Labels<'a> {
     pub y: &'a str,
 }
 
-/// Renders the chart.
+/// Where the legend goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Legend {
+    /// Top left inside the plot.
+    Inside,
+    /// To the right of the plot (the chart is wider), for lines that fill the top left.
+    Right,
+}
+
+/// Renders the chart, its legend top left inside the plot.
 pub fn line_chart(labels: Labels<'_>, series: &[Series]) -> String {
-    let (width, height) = (760.0, 470.0);
+    line_chart_with(labels, series, Legend::Inside)
+}
+
+/// Renders the chart, its legend where `legend` says.
+pub fn line_chart_with(labels: Labels<'_>, series: &[Series], legend: Legend) -> String {
+    let (plot_width, height) = (760.0, 470.0);
+    let legend_w = 250.0;
+    let width = match legend {
+        Legend::Inside => plot_width,
+        Legend::Right => plot_width + legend_w + 12.0,
+    };
     let (left, right, top, bottom) = (92.0, 30.0, 56.0, 70.0);
-    let (plot_w, plot_h) = (width - left - right, height - top - bottom);
+    let (plot_w, plot_h) = (plot_width - left - right, height - top - bottom);
     let points = || series.iter().flat_map(|s| s.points.iter().copied());
     let xs: Vec<f64> = {
         let mut xs: Vec<f64> = points().map(|(x, _)| x).collect();
@@ -95,13 +114,13 @@ pub fn line_chart(labels: Labels<'_>, series: &[Series]) -> String {
     let _ = writeln!(
         svg,
         r#"<text x="{:.1}" y="24" text-anchor="middle" font-size="15" font-weight="bold">{}</text>"#,
-        width / 2.0,
+        plot_width / 2.0,
         escape(labels.title)
     );
     let _ = writeln!(
         svg,
         r##"<text x="{:.1}" y="42" text-anchor="middle" font-size="11" fill="#555">{}</text>"##,
-        width / 2.0,
+        plot_width / 2.0,
         escape(labels.subtitle)
     );
     // Grid and y ticks.
@@ -181,23 +200,26 @@ pub fn line_chart(labels: Labels<'_>, series: &[Series]) -> String {
             );
         }
     }
-    // Legend, top left inside the plot.
+    // Legend, top left inside the plot or to its right.
     let legend_h = 14.0 + 20.0 * series.len() as f64;
+    let legend_x = match legend {
+        Legend::Inside => left + 12.0,
+        Legend::Right => left + plot_w + 12.0,
+    };
     let _ = writeln!(
         svg,
-        r##"<rect x="{:.1}" y="{:.1}" width="250" height="{legend_h:.1}" fill="white" fill-opacity="0.9" stroke="#bbb"/>"##,
-        left + 12.0,
-        top + 10.0
+        r##"<rect x="{legend_x:.1}" y="{:.1}" width="{legend_w}" height="{legend_h:.1}" fill="white" fill-opacity="0.9" stroke="#bbb"/>"##,
+        top + 10.0,
     );
     for (i, s) in series.iter().enumerate() {
         let y = top + 27.0 + 20.0 * i as f64;
         let _ = writeln!(
             svg,
             r#"<line x1="{:.1}" y1="{y:.1}" x2="{:.1}" y2="{y:.1}" stroke="{}" stroke-width="3"/><text x="{:.1}" y="{:.1}">{}</text>"#,
-            left + 22.0,
-            left + 46.0,
+            legend_x + 10.0,
+            legend_x + 34.0,
             s.color,
-            left + 54.0,
+            legend_x + 42.0,
             y + 4.0,
             escape(&s.name)
         );

@@ -2,6 +2,7 @@
 //!
 //! ```text
 //! cargo run --release --manifest-path bench/Cargo.toml -- [--quick] [--only NAME] [--json FILE]
+//! cargo run --release --manifest-path bench/Cargo.toml -- http [--quick] [--json FILE]
 //! ```
 //!
 //! Prints a table (framework figure, baseline figure, ratio, target), appends one JSON line
@@ -12,7 +13,9 @@
 //! Scenarios, in order: `hot_actor`, `many_actors`, `one_caller_latency`,
 //! `read_round_trip`, `idle_actor_memory`, `cold_wake`, `open_1m`, `durable_vs_callers`,
 //! `kv_set`, `kv_get` (the key-value stores against SQLite), `schedules`, `pending_schedules`
-//! (durable timers), `outbox_bank` (the outbox bank against the saga it replaced).
+//! (durable timers), `outbox_bank` (the outbox bank against the saga it replaced), `http`
+//! (durable actions over HTTP against axum + SQLite, WebSocket round trips against an axum
+//! echo; `actor-bench http` runs it alone and writes `docs/benchmarks-http.svg`).
 //! `docs/benchmarks.md` describes each and reports a full run.
 
 mod bank;
@@ -27,6 +30,7 @@ mod peers;
 mod raw;
 mod report;
 mod schedules;
+mod serve;
 mod stats;
 mod throughput;
 mod timers;
@@ -48,7 +52,7 @@ pub type Result<T> = std::result::Result<T, Error>;
 type Scenario = fn(&Runtime, &Settings) -> Result<Vec<Row>>;
 
 /// Every scenario, in the order they run.
-const SCENARIOS: [(&str, Scenario); 13] = [
+const SCENARIOS: [(&str, Scenario); 14] = [
     ("hot_actor", throughput::hot_actor),
     ("many_actors", throughput::many_actors),
     ("one_caller_latency", latency::one_caller_latency),
@@ -62,6 +66,7 @@ const SCENARIOS: [(&str, Scenario); 13] = [
     ("schedules", schedules::schedules),
     ("pending_schedules", schedules::pending_schedules),
     ("outbox_bank", bank::outbox_bank),
+    ("http", serve::http),
 ];
 
 /// A directory deleted (with its contents) when dropped.
@@ -101,8 +106,12 @@ pub struct Settings {
     pub secondary: Duration,
     /// Duration of the diagnostic round after a throughput scenario (see `diag`).
     pub diag: Duration,
+    /// Duration of one `http` measurement (one kind of client at one client count).
+    pub http: Duration,
     /// Where the callers chart goes.
     pub chart: PathBuf,
+    /// Where the `http` chart goes.
+    pub http_chart: PathBuf,
     /// The temporary directory for database files.
     pub dir: TempDir,
 }
@@ -126,7 +135,7 @@ struct Args {
 }
 
 /// The command line, for `--help` and errors.
-const USAGE: &str = "usage: actor-bench [--quick] [--only NAME] [--json FILE]";
+const USAGE: &str = "usage: actor-bench [http] [--quick] [--only NAME] [--json FILE]";
 
 /// Parses the benchmark options (everything after the program name).
 fn parse_args(args: &[String]) -> Result<Args> {
@@ -184,6 +193,14 @@ fn main() -> Result<()> {
         }
         _ => {}
     }
+    // `actor-bench http [OPTIONS]` is `actor-bench --only http [OPTIONS]`.
+    let args = if args.first().map(String::as_str) == Some("http") {
+        let mut only = vec!["--only".to_owned(), "http".to_owned()];
+        only.extend(args.into_iter().skip(1));
+        only
+    } else {
+        args
+    };
     let args = parse_args(&args)?;
     let quick = args.quick;
     let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
@@ -195,10 +212,16 @@ fn main() -> Result<()> {
         callers: Duration::from_millis(if quick { 400 } else { 2000 }),
         secondary: Duration::from_millis(if quick { 500 } else { 3000 }),
         diag: Duration::from_millis(if quick { 400 } else { 2000 }),
+        http: Duration::from_millis(if quick { 500 } else { 3000 }),
         chart: if quick {
             manifest.join("target/benchmarks-callers-quick.svg")
         } else {
             manifest.join("../docs/benchmarks-callers.svg")
+        },
+        http_chart: if quick {
+            manifest.join("target/benchmarks-http-quick.svg")
+        } else {
+            manifest.join("../docs/benchmarks-http.svg")
         },
         dir: TempDir::new()?,
     };
