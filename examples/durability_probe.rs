@@ -2,7 +2,7 @@
 //! process, kills it with SIGKILL, and reads back what survived.
 //!
 //! ```text
-//! durability_probe run     --db FILE --actors N --clients C [--seconds S]
+//! durability_probe run     --db FILE --actors N --clients C [--seconds S] [--restore-every-ms M]
 //! durability_probe dump    --db FILE --actors N
 //! durability_probe kv-run  --db FILE --keys N --clients C [--seconds S]
 //! durability_probe kv-dump --db FILE --keys N
@@ -14,6 +14,9 @@
 //! exactly one line `ack <key> <value>` to stdout, flushed at once. Nothing else goes to
 //! stdout; errors and logs go to stderr. It runs until killed, or for S seconds, after which it
 //! shuts the system down and exits 0. Run it again on the same file and the counters go on.
+//!
+//! With `--restore-every-ms M`, `run` takes a restore point at most every M milliseconds and
+//! keeps them all (`tests/restore_points.rs` restores each and checks it against the acks).
 //!
 //! `dump` opens FILE and prints `state <key> <value>` for each of the N keys, read through the
 //! public API (a key never created prints 0), then shuts down and exits 0. On any error it
@@ -36,12 +39,12 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use actor_core::{Actor, Ctx, ReadOutcome, StartError, System};
+use actor_core::{Actor, Ctx, ReadOutcome, RestorePoints, StartError, System};
 use serde::{Deserialize, Serialize};
 use tokio::sync::Notify;
 
 const USAGE: &str = "\
-usage: durability_probe run     --db FILE --actors N --clients C [--seconds S]
+usage: durability_probe run     --db FILE --actors N --clients C [--seconds S] [--restore-every-ms M]
        durability_probe dump    --db FILE --actors N
        durability_probe kv-run  --db FILE --keys N --clients C [--seconds S]
        durability_probe kv-dump --db FILE --keys N";
@@ -131,12 +134,15 @@ struct Options {
     count: usize,
     clients: usize,
     seconds: Option<u64>,
+    /// Take a restore point at most every this many milliseconds (`run` only), keeping all.
+    restore_every_ms: Option<u64>,
 }
 
 /// Parses the arguments after the program name; `None` if they are not valid.
 fn parse(mut args: impl Iterator<Item = String>) -> Option<Options> {
     let command = Command::parse(&args.next()?)?;
     let (mut db, mut count, mut clients, mut seconds) = (None, None, None, None);
+    let mut restore_every_ms = None;
     while let Some(flag) = args.next() {
         let value = args.next()?;
         let slot_was_empty = match flag.as_str() {
@@ -144,6 +150,9 @@ fn parse(mut args: impl Iterator<Item = String>) -> Option<Options> {
             f if f == command.count_flag() => count.replace(value.parse().ok()?).is_none(),
             "--clients" if command.runs_clients() => clients.replace(value.parse().ok()?).is_none(),
             "--seconds" if command.runs_clients() => seconds.replace(value.parse().ok()?).is_none(),
+            "--restore-every-ms" if command == Command::Run => {
+                restore_every_ms.replace(value.parse().ok()?).is_none()
+            }
             _ => return None,
         };
         // A flag given twice is a mistake, not a preference.
@@ -163,6 +172,7 @@ fn parse(mut args: impl Iterator<Item = String>) -> Option<Options> {
         count,
         clients,
         seconds,
+        restore_every_ms,
     })
 }
 
@@ -223,7 +233,12 @@ fn keys(count: usize) -> impl Iterator<Item = String> {
 }
 
 async fn run(options: &Options) -> Result<(), BoxError> {
-    let system = System::open(&options.db).await?;
+    let mut builder = System::builder().path(&options.db);
+    if let Some(ms) = options.restore_every_ms {
+        builder = builder
+            .restore_points(RestorePoints::every(Duration::from_millis(ms)).keep(usize::MAX));
+    }
+    let system = builder.open().await?;
     let mut actors = Vec::with_capacity(options.count);
     for key in keys(options.count) {
         match system.get_or_create::<ProbeCounter>(key).await {

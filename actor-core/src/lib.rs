@@ -128,7 +128,8 @@ pub use crate::snapshot::{
     FORMAT_VERSION, RECORD_HEADER_LEN, Record, StoredState, decode_cbor, encode_cbor,
 };
 pub use crate::storage::{
-    KvUpdateFn, MessageRow, RedbOptions, RedbStorage, ScheduleRow, Storage, Write,
+    KvUpdateFn, MessageRow, RedbOptions, RedbStorage, RestoreError, RestorePoint, RestorePoints,
+    ScheduleRow, Storage, Write, restore_point, restore_points,
 };
 pub use crate::system::{System, SystemBuilder, SystemStats};
 

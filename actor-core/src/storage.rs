@@ -8,9 +8,11 @@
 //! networked backend can implement the same trait without touching actors.
 
 mod redb;
+mod restore;
 
 pub(crate) use self::redb::FileClaim;
 pub use self::redb::{RedbOptions, RedbStorage};
+pub use self::restore::{RestoreError, RestorePoint, RestorePoints, restore_point, restore_points};
 
 use crate::error::StorageError;
 

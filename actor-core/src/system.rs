@@ -35,7 +35,7 @@ use crate::outbox::Outbox;
 use crate::registry::{ActorCell, Registry};
 use crate::schedule::{Clock, Timer};
 use crate::slot::{BoxFuture, Restarted, Slot, Wake};
-use crate::storage::{FileClaim, RedbOptions, RedbStorage, Storage};
+use crate::storage::{FileClaim, RedbOptions, RedbStorage, RestorePoints, Storage};
 use crate::store::Store;
 use crate::supervisor::{ActorTask, Live, Start};
 use crate::turn::{Ack, Posted, TurnLog, Turns};
@@ -741,6 +741,14 @@ impl SystemBuilder {
     #[must_use]
     pub fn quick_repair(mut self, enabled: bool) -> Self {
         self.redb.quick_repair = enabled;
+        self
+    }
+
+    /// Takes restore points on a schedule (off by default): see [`RestorePoints`] and
+    /// [`restore_point`](crate::restore_point), and `docs/operating.md` for what they cost.
+    #[must_use]
+    pub fn restore_points(mut self, points: RestorePoints) -> Self {
+        self.redb.restore_points = Some(points);
         self
     }
 

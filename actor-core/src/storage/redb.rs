@@ -16,6 +16,7 @@ use redb::{Database, Durability, ReadableDatabase, ReadableTable, TableDefinitio
 
 use std::ops::Bound;
 
+use super::restore::{RestorePoints, Schedule};
 use super::{MessageRow, ScheduleRow, Storage, Write};
 use crate::error::{OpenError, StorageError};
 
@@ -48,6 +49,8 @@ pub struct RedbOptions {
     pub cache_size: usize,
     /// Delete the file when the storage is dropped (for temporary systems). Default: `false`.
     pub delete_on_drop: bool,
+    /// Take restore points on a schedule (see [`RestorePoints`]). Default: `None` (off).
+    pub restore_points: Option<RestorePoints>,
 }
 
 impl Default for RedbOptions {
@@ -56,6 +59,7 @@ impl Default for RedbOptions {
             quick_repair: true,
             cache_size: 64 << 20,
             delete_on_drop: false,
+            restore_points: None,
         }
     }
 }
@@ -83,6 +87,8 @@ pub struct RedbStorage {
     kv_snapshot: RwLock<Option<Arc<KvTable>>>,
     /// This process's claim on the file (for files opened by path).
     claim: Option<Arc<FileClaim>>,
+    /// When the next commit takes a restore point, if they are on.
+    restore: Option<Schedule>,
 }
 
 /// A file this process holds open, registered process-wide so that an `open` of the same file
@@ -264,8 +270,14 @@ impl RedbStorage {
             delete_on_drop: options.delete_on_drop,
             kv_snapshot: RwLock::new(None),
             claim: None,
+            restore: None,
         };
         let init = storage.init().map_err(db_error)?;
+        let mut storage = storage;
+        if let Some(config) = options.restore_points {
+            let newest = storage.with_db(super::restore::newest).map_err(db_error)?;
+            storage.restore = Some(Schedule::new(config, newest));
+        }
         storage.refresh_kv_snapshot();
         init.map_or(Ok(storage), |found| {
             Err(OpenError::UnsupportedFormat {
@@ -511,10 +523,15 @@ impl Storage for RedbStorage {
     }
 
     fn commit(&self, batch: &mut [Write<'_>]) -> Result<(), StorageError> {
+        let point = self.restore.as_ref().and_then(Schedule::due);
         let run = |db: &Database| -> Result<(), redb::Error> {
             let mut txn = db.begin_write()?;
             txn.set_durability(Durability::Immediate)?;
             txn.set_quick_repair(self.quick_repair);
+            if let (Some(schedule), Some(at)) = (&self.restore, point) {
+                // Before any table is opened: the point is the state the last commit left.
+                schedule.take(&txn, at)?;
+            }
             {
                 let mut tables = Tables::new(&txn);
                 for write in batch.iter_mut() {
@@ -525,6 +542,9 @@ impl Storage for RedbStorage {
             Ok(())
         };
         let result = self.with_db(run).map_err(StorageError::from);
+        if let (Ok(()), Some(schedule), Some(at)) = (&result, &self.restore, point) {
+            schedule.taken(at);
+        }
         if result.is_ok() {
             // After every commit, not only key-value ones: a snapshot held across later
             // commits would keep redb from reusing the pages they free.
