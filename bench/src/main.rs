@@ -13,7 +13,8 @@
 //! Scenarios, in order: `hot_actor`, `many_actors`, `one_caller_latency`,
 //! `read_round_trip`, `idle_actor_memory`, `cold_wake`, `open_1m`, `durable_vs_callers`,
 //! `kv_set`, `kv_get` (the key-value stores against SQLite), `schedules`, `pending_schedules`
-//! (durable timers), `outbox_bank` (the outbox bank against the saga it replaced), `http`
+//! (durable timers), `outbox_bank` (the outbox bank against the saga it replaced),
+//! `restore_points` (what restore points cost), `http`
 //! (durable actions over HTTP against axum + SQLite, WebSocket round trips against an axum
 //! echo; `actor-bench http` runs it alone and writes `docs/benchmarks-http.svg`).
 //! `docs/benchmarks.md` describes each and reports a full run.
@@ -29,6 +30,7 @@ mod open;
 mod peers;
 mod raw;
 mod report;
+mod restore;
 mod schedules;
 mod serve;
 mod stats;
@@ -52,7 +54,7 @@ pub type Result<T> = std::result::Result<T, Error>;
 type Scenario = fn(&Runtime, &Settings) -> Result<Vec<Row>>;
 
 /// Every scenario, in the order they run.
-const SCENARIOS: [(&str, Scenario); 14] = [
+const SCENARIOS: [(&str, Scenario); 15] = [
     ("hot_actor", throughput::hot_actor),
     ("many_actors", throughput::many_actors),
     ("one_caller_latency", latency::one_caller_latency),
@@ -66,6 +68,7 @@ const SCENARIOS: [(&str, Scenario); 14] = [
     ("schedules", schedules::schedules),
     ("pending_schedules", schedules::pending_schedules),
     ("outbox_bank", bank::outbox_bank),
+    ("restore_points", restore::restore_points),
     ("http", serve::http),
 ];
 
