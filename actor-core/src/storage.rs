@@ -9,7 +9,9 @@
 
 mod redb;
 
-pub(crate) use self::redb::FileClaim;
+pub(crate) use self::redb::{
+    ACTOR_SCHEDULES, ACTORS, FileClaim, KV, META, OUTBOX, SCHEDULES, STORAGE_FORMAT,
+};
 pub use self::redb::{RedbOptions, RedbStorage};
 
 use crate::error::StorageError;
