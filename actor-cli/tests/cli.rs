@@ -427,6 +427,30 @@ async fn backup_and_restore_round_trip_and_refuse_to_overwrite() {
     );
 }
 
+#[tokio::test]
+async fn a_file_locked_whole_is_refused_clearly() {
+    let dir = scratch("whole");
+    let file = dir.join("data.redb");
+    fill(&file).await;
+    let system = System::builder()
+        .path(&file)
+        .shared_reads(false)
+        .open()
+        .await
+        .expect("open");
+    let refused = actors(&[&"ls", &file]);
+    assert_eq!(refused.status.code(), Some(1));
+    assert_eq!(
+        stderr(&refused),
+        format!(
+            "actors: {}: held by a running system that does not share the file; read it after the system shuts down\n",
+            file.display()
+        )
+    );
+    system.shutdown().await;
+    assert_eq!(ok(&actors(&[&"ls", &file])), "Counter\t4\nLedger\t1\n");
+}
+
 /// The child side: opens the file, then increments `held` forever, printing each
 /// acknowledged count, until the parent kills it.
 #[tokio::test]

@@ -81,8 +81,8 @@
 //!
 //! The guide in `docs/` (getting started, actors and state, the living actor, schedules,
 //! messages and events, types, actors without macros, durability, storage format, serving
-//! actors over HTTP and calling them from another program) explains the promises and what
-//! they cost.
+//! actors over HTTP and calling them from another program, operating a store) explains the
+//! promises and what they cost.
 
 mod actor;
 mod ctx;
@@ -281,6 +281,8 @@ mod guide {
     struct Durability;
     #[doc = include_str!("../../docs/storage-format.md")]
     struct StorageFormat;
+    #[doc = include_str!("../../docs/operating.md")]
+    struct Operating;
     // The page shows the server and the client.
     #[cfg(all(feature = "http", feature = "client"))]
     #[doc = include_str!("../../docs/serving.md")]
