@@ -30,25 +30,7 @@ async fn a_backup_under_load_is_the_snapshot_it_started_from() {
     let out = dir.path().join("backup.redb");
     let system = System::open(&file).await.expect("open");
 
-    // The filler: 20 000 counters, created by 64 tasks (their commits group).
-    let mut fill = Vec::new();
-    for task in 0..CLIENTS {
-        let system = system.clone();
-        fill.push(tokio::spawn(async move {
-            for n in (task..FILLER).step_by(CLIENTS) {
-                let filler = system
-                    .get_or_create::<Counter>(format!("filler-{n:05}"))
-                    .await
-                    .expect("create");
-                filler.ask(Op::Add(1)).await.expect("add");
-            }
-        }));
-    }
-    for task in fill {
-        task.await.expect("fill");
-    }
-    let kv = system.kv("STATE").expect("store");
-    kv.set("theme", "dark").await.expect("set");
+    add_filler(&system).await;
 
     // 64 clients, one counter each, recording every count acknowledged to them.
     let stop = Arc::new(AtomicBool::new(false));
@@ -84,8 +66,14 @@ async fn a_backup_under_load_is_the_snapshot_it_started_from() {
     assert_eq!(report.copied.actors, (FILLER + CLIENTS) as u64);
     assert_eq!(report.copied.kv, 1);
     assert!(report.bytes > 0);
-    let (during, earlier) = (report.during.expect("during"), report.before.expect("before"));
-    assert!(earlier.commits > 0, "the clients were committing before the backup");
+    let (during, earlier) = (
+        report.during.expect("during"),
+        report.before.expect("before"),
+    );
+    assert!(
+        earlier.commits > 0,
+        "the clients were committing before the backup"
+    );
     assert!(during.longest >= during.mean && earlier.longest >= earlier.mean);
 
     // Every count acknowledged before the backup is in it; nothing past the final count is.
@@ -128,32 +116,52 @@ async fn a_backup_under_load_is_the_snapshot_it_started_from() {
     ));
 
     // The backup opens as a store, and restored in place of the original it is the store.
-    let expected: Vec<i64> = {
-        let backup = System::open(&out).await.expect("the backup opens with System::open");
-        let mut counts = Vec::new();
-        for client in 0..CLIENTS {
-            let counter = backup
-                .get::<Counter>(format!("client-{client:02}"))
-                .await
-                .expect("in the backup");
-            counts.push(counter.ask(Op::Get).await.expect("get"));
-        }
-        let theme = backup.kv("STATE").expect("store").get("theme").await;
-        assert_eq!(theme.expect("get").as_deref(), Some("dark"));
-        backup.shutdown().await;
-        counts
-    };
+    let expected = client_counts(&out).await;
     let bytes = inspect::restore(&out, &file, true).expect("restore");
     assert_eq!(bytes, std::fs::metadata(&out).expect("backup").len());
-    let restored = System::open(&file).await.expect("the restored file opens");
-    for (client, expected) in expected.iter().enumerate() {
-        let counter = restored
+    assert_eq!(client_counts(&file).await, expected);
+}
+
+/// 20 000 counters, created by 64 tasks (their commits group), and one key-value entry.
+async fn add_filler(system: &System) {
+    let mut tasks = Vec::new();
+    for task in 0..CLIENTS {
+        let system = system.clone();
+        tasks.push(tokio::spawn(async move {
+            for n in (task..FILLER).step_by(CLIENTS) {
+                let filler = system
+                    .get_or_create::<Counter>(format!("filler-{n:05}"))
+                    .await
+                    .expect("create");
+                filler.ask(Op::Add(1)).await.expect("add");
+            }
+        }));
+    }
+    for task in tasks {
+        task.await.expect("fill");
+    }
+    let kv = system.kv("STATE").expect("store");
+    kv.set("theme", "dark").await.expect("set");
+}
+
+/// Opens the store at `path` with `System::open` and reads every client's count (and checks
+/// the key-value entry).
+async fn client_counts(path: &std::path::Path) -> Vec<i64> {
+    let system = System::open(path)
+        .await
+        .expect("the file opens with System::open");
+    let mut counts = Vec::new();
+    for client in 0..CLIENTS {
+        let counter = system
             .get::<Counter>(format!("client-{client:02}"))
             .await
-            .expect("restored");
-        assert_eq!(counter.ask(Op::Get).await.expect("get"), *expected);
+            .expect("stored");
+        counts.push(counter.ask(Op::Get).await.expect("get"));
     }
-    restored.shutdown().await;
+    let theme = system.kv("STATE").expect("store").get("theme").await;
+    assert_eq!(theme.expect("get").as_deref(), Some("dark"));
+    system.shutdown().await;
+    counts
 }
 
 #[tokio::test]
