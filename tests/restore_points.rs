@@ -16,7 +16,7 @@ use std::io::{BufRead as _, BufReader};
 use std::process::{Command, Stdio};
 use std::time::{Duration, SystemTime};
 
-use actor_core::{RestoreError, RestorePoints, System, restore_point, restore_points};
+use actor_core::{RestorePointError, RestorePoints, System, restore_point, restore_points};
 use counter::{Counter, Op};
 use scratch::{TempDir, XorShift};
 
@@ -95,29 +95,35 @@ async fn restore_is_refused_where_it_would_lose_or_guess() {
     let out = dir.path().join("out.redb");
     assert!(matches!(
         restore_points(&file),
-        Err(RestoreError::Held { .. })
+        Err(RestorePointError::Held { .. })
     ));
     let held = restore_point(&file, SystemTime::now(), &out).unwrap_err();
-    assert!(matches!(held, RestoreError::Held { .. }), "{held:?}");
+    assert!(matches!(held, RestorePointError::Held { .. }), "{held:?}");
     assert!(!out.exists());
     system.shutdown().await;
 
     // Before the first point.
     let before = SystemTime::UNIX_EPOCH + Duration::from_secs(1);
     let none = restore_point(&file, before, &out).unwrap_err();
-    assert!(matches!(none, RestoreError::NoPoint { .. }), "{none:?}");
+    assert!(
+        matches!(none, RestorePointError::NoPoint { .. }),
+        "{none:?}"
+    );
     assert!(none.to_string().contains("no restore point"), "{none}");
     // Onto a file that exists: never overwritten.
     std::fs::write(&out, b"precious").unwrap();
     let exists = restore_point(&file, SystemTime::now(), &out).unwrap_err();
     assert!(
-        matches!(exists, RestoreError::OutputExists { .. }),
+        matches!(exists, RestorePointError::OutputExists { .. }),
         "{exists:?}"
     );
     assert_eq!(std::fs::read(&out).unwrap(), b"precious");
     // A missing file.
     let missing = restore_points(dir.path().join("nope.redb")).unwrap_err();
-    assert!(matches!(missing, RestoreError::Io { .. }), "{missing:?}");
+    assert!(
+        matches!(missing, RestorePointError::Io { .. }),
+        "{missing:?}"
+    );
 }
 
 #[tokio::test]

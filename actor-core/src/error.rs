@@ -84,6 +84,155 @@ pub enum OpenError {
     Declare(#[source] StartError),
 }
 
+/// Opening a store file read-only, or reading it, failed ([`Inspector`](crate::inspect::Inspector)).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum InspectError {
+    /// There is no file at the path.
+    #[error("{path}: no such file")]
+    Missing {
+        /// The file.
+        path: PathBuf,
+    },
+    /// A writer holds the file whole (a system opened with `shared_reads` off, or a build
+    /// before shared reads), which shuts out every other reader.
+    #[error(
+        "{path}: held by a running system that does not share the file; read it after the system shuts down"
+    )]
+    Held {
+        /// The file.
+        path: PathBuf,
+    },
+    /// The file was not closed cleanly (its system was killed) and no system has it open to
+    /// repair it; a read-only open never repairs.
+    #[error(
+        "{path}: not closed cleanly and not open in any system; open it with the system once to repair it"
+    )]
+    Unclean {
+        /// The file.
+        path: PathBuf,
+    },
+    /// The file is not a redb database (or cannot be read at all).
+    #[error("{path}: cannot open the database")]
+    Open {
+        /// The file.
+        path: PathBuf,
+        /// What redb reported.
+        #[source]
+        source: StorageError,
+    },
+    /// The file is a redb database, but not one this framework wrote (it has no `meta` table
+    /// with a storage format).
+    #[error("{path}: not an actor store (no storage format recorded)")]
+    NotActorStore {
+        /// The file.
+        path: PathBuf,
+    },
+    /// The file was written by a newer version of this framework.
+    #[error("{path}: storage format {found} is newer than the supported {supported}")]
+    UnsupportedFormat {
+        /// The file.
+        path: PathBuf,
+        /// The format version found in the file.
+        found: u32,
+        /// The newest format this build reads.
+        supported: u32,
+    },
+    /// A read failed.
+    #[error("{path}: cannot read the database")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// What redb reported.
+        #[source]
+        source: StorageError,
+    },
+    /// redb panicked reading the file: it is damaged.
+    #[error("{path}: the file is damaged (reading it panicked: {message})")]
+    Damaged {
+        /// The file.
+        path: PathBuf,
+        /// The panic's message.
+        message: String,
+    },
+}
+
+/// A backup ([`System::backup`](crate::System::backup),
+/// [`inspect::backup`](crate::inspect::backup)) failed. Nothing is left at the target path.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BackupError {
+    /// The system runs on a custom storage backend, which a backup cannot copy.
+    #[error("the system does not run on a redb file, so it cannot be backed up")]
+    NotFileBacked,
+    /// The system was shut down.
+    #[error("the system is shut down")]
+    Shutdown,
+    /// Something is already at the target path; a backup never replaces a file.
+    #[error("{path}: already exists; a backup does not replace a file")]
+    Exists {
+        /// The target.
+        path: PathBuf,
+    },
+    /// The source could not be opened (a backup from a file).
+    #[error(transparent)]
+    Source(#[from] InspectError),
+    /// Reading the snapshot failed.
+    #[error("cannot read the snapshot to back up")]
+    Read(#[source] StorageError),
+    /// Writing the copy failed.
+    #[error("{path}: cannot write the backup")]
+    Write {
+        /// The target.
+        path: PathBuf,
+        /// What redb reported.
+        #[source]
+        source: StorageError,
+    },
+    /// Syncing or renaming the copy failed.
+    #[error("{path}: cannot write the backup")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// What the operating system reported.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The blocking copy task could not run (the runtime is shutting down).
+    #[error("the backup task did not complete: {0}")]
+    Join(#[from] tokio::task::JoinError),
+}
+
+/// A restore ([`inspect::restore`](crate::inspect::restore)) failed. The target is unchanged.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RestoreError {
+    /// The backup does not open as an actor store.
+    #[error("the backup does not open as an actor store")]
+    Backup(#[source] InspectError),
+    /// The target exists and the restore was not forced.
+    #[error("{path}: already exists; force the restore to replace it")]
+    Exists {
+        /// The target.
+        path: PathBuf,
+    },
+    /// A running system holds the target.
+    #[error("{path}: held by a running system; shut it down before restoring over it")]
+    Held {
+        /// The target.
+        path: PathBuf,
+    },
+    /// Copying, syncing or renaming failed.
+    #[error("{path}: cannot restore")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// What the operating system reported.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
 /// A value (an actor's state, or a reply sent by name) could not be encoded. Nothing was
 /// written for it.
 #[derive(Debug, thiserror::Error)]
@@ -908,6 +1057,15 @@ pub enum Error {
     /// See [`ConfigError`].
     #[error(transparent)]
     Config(#[from] ConfigError),
+    /// See [`InspectError`].
+    #[error(transparent)]
+    Inspect(#[from] InspectError),
+    /// See [`BackupError`].
+    #[error(transparent)]
+    Backup(#[from] BackupError),
+    /// See [`RestoreError`].
+    #[error(transparent)]
+    Restore(#[from] RestoreError),
     /// See [`ServeError`](crate::http::ServeError) (the `http` feature).
     #[cfg(feature = "http")]
     #[error(transparent)]

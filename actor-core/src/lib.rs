@@ -53,6 +53,9 @@
 //!   form of a server's errors ([`ErrorBody`], [`ErrorKind`]), which server and client share.
 //! - `snapshot`: the record format (header + CBOR) and [`Record`], its reader for tools.
 //! - [`storage`](Storage): the narrow storage trait and its redb implementation.
+//! - [`inspect`]: reading a store file without the actors' types (also while a system runs
+//!   on it, from another process), verifying it, backup and restore; what the `actors`
+//!   command line tool is built on.
 //! - `writer`: the thread that group-commits jobs into one durable transaction at a time;
 //!   it knows nothing of its clients.
 //! - `turn`: a turn's durability: what it staged, its sequence, what is durable, what is
@@ -78,8 +81,8 @@
 //!
 //! The guide in `docs/` (getting started, actors and state, the living actor, schedules,
 //! messages and events, types, actors without macros, durability, storage format, serving
-//! actors over HTTP and calling them from another program) explains the promises and what
-//! they cost.
+//! actors over HTTP and calling them from another program, operating a store) explains the
+//! promises and what they cost.
 
 mod actor;
 mod ctx;
@@ -90,6 +93,7 @@ mod handle;
 mod host;
 #[cfg(any(feature = "http", feature = "client"))]
 pub mod http;
+pub mod inspect;
 mod key;
 mod kv;
 mod limits;
@@ -112,11 +116,13 @@ mod writer;
 pub use crate::actor::{Actor, ActorConfig, ReadOutcome, RestartPolicy};
 pub use crate::ctx::{Ctx, ScheduleId};
 pub use crate::error::{
-    ArgumentsError, AskError, BindingError, ByNameError, ConfigError, DecodeError, EncodeError,
-    Error, ErrorBody, ErrorDetail, ErrorKind, KvError, OpenError, RemoteError, SaveError,
-    ScheduleError, SendError, StartError, StopReason, StorageError, TellError,
+    ArgumentsError, AskError, BackupError, BindingError, ByNameError, ConfigError, DecodeError,
+    EncodeError, Error, ErrorBody, ErrorDetail, ErrorKind, InspectError, KvError, OpenError,
+    RemoteError, RestoreError, SaveError, ScheduleError, SendError, StartError, StopReason,
+    StorageError, TellError,
 };
 pub use crate::handle::{EventLag, Events, Handle};
+pub use crate::inspect::BackupReport;
 pub use crate::key::{ActorKey, ActorPath, KeyError};
 pub use crate::kv::{Bindings, Env, KvPage, KvStore};
 pub use crate::limits::{
@@ -128,8 +134,8 @@ pub use crate::snapshot::{
     FORMAT_VERSION, RECORD_HEADER_LEN, Record, StoredState, decode_cbor, encode_cbor,
 };
 pub use crate::storage::{
-    KvUpdateFn, MessageRow, RedbOptions, RedbStorage, RestoreError, RestorePoint, RestorePoints,
-    ScheduleRow, Storage, Write, restore_point, restore_points,
+    KvUpdateFn, MessageRow, RedbOptions, RedbStorage, RestorePoint, RestorePointError,
+    RestorePoints, ScheduleRow, Storage, Write, restore_point, restore_points,
 };
 pub use crate::system::{System, SystemBuilder, SystemStats};
 
@@ -276,6 +282,8 @@ mod guide {
     struct Durability;
     #[doc = include_str!("../../docs/storage-format.md")]
     struct StorageFormat;
+    #[doc = include_str!("../../docs/operating.md")]
+    struct Operating;
     // The page shows the server and the client.
     #[cfg(all(feature = "http", feature = "client"))]
     #[doc = include_str!("../../docs/serving.md")]

@@ -10,9 +10,13 @@
 mod redb;
 mod restore;
 
-pub(crate) use self::redb::FileClaim;
+pub(crate) use self::redb::{
+    ACTOR_SCHEDULES, ACTORS, FileClaim, KV, META, OUTBOX, SCHEDULES, STORAGE_FORMAT,
+};
 pub use self::redb::{RedbOptions, RedbStorage};
-pub use self::restore::{RestoreError, RestorePoint, RestorePoints, restore_point, restore_points};
+pub use self::restore::{
+    RestorePoint, RestorePointError, RestorePoints, restore_point, restore_points,
+};
 
 use crate::error::StorageError;
 

@@ -22,10 +22,11 @@ use crate::actor::Actor;
 use crate::ctx::Ctx;
 use crate::deliver::{Deliver, Delivered, Deliverers};
 use crate::error::{
-    AskError, BindingError, KvError, OpenError, StartError, StopReason, StorageError,
+    AskError, BackupError, BindingError, KvError, OpenError, StartError, StopReason, StorageError,
 };
 use crate::handle::Handle;
 use crate::host::Host;
+use crate::inspect::{BackupReport, CommitLatency, copy_snapshot};
 use crate::key::{ActorKey, ActorPath};
 use crate::kv::{Bindings, Env, KvStore};
 use crate::limits::MAX_ACTOR_KEY_BYTES;
@@ -86,6 +87,11 @@ pub(crate) struct SystemInner {
     /// The file this system opened, so that dropping the system without `shutdown` lets a
     /// new `open` in this process wait for the file's release instead of failing.
     claim: Option<Arc<FileClaim>>,
+    /// The redb file, for a backup. Weak: `shutdown` lets the file go by dropping the store's
+    /// strong reference, and a backup must not keep it open past that.
+    file: Weak<RedbStorage>,
+    /// One backup at a time: each measures the writer's commits over its own window.
+    backup: tokio::sync::Mutex<()>,
     /// The time schedules are due against.
     clock: Arc<Clock>,
     /// Fires schedules.
@@ -180,6 +186,56 @@ impl System {
     /// The database file, if the system runs on one.
     pub fn path(&self) -> Option<&Path> {
         self.inner.path.as_deref()
+    }
+
+    /// Copies the whole store, as of now, into a new file at `path`, while the system goes on
+    /// serving.
+    ///
+    /// The copy is one read transaction: every action acknowledged before the call is in it,
+    /// and nothing committed after the snapshot is. It is written to a temporary file beside
+    /// `path`, synced and renamed into place, so `path` holds either nothing or the whole
+    /// backup; an existing file at `path` is refused ([`BackupError::Exists`]). The backup
+    /// opens with [`System::open`] (or put it in place with
+    /// [`inspect::restore`](crate::inspect::restore)).
+    ///
+    /// The writer keeps committing meanwhile; the report compares its commits during the copy
+    /// with those of the quarter second before it (which this call waits out first), which is
+    /// the pause the backup caused. One backup runs at a time; [`shutdown`](Self::shutdown)
+    /// waits for a running one.
+    pub async fn backup(&self, path: impl AsRef<Path>) -> Result<BackupReport, BackupError> {
+        let _one = self.inner.backup.lock().await;
+        if self.inner.closed.load(Ordering::SeqCst) {
+            return Err(BackupError::Shutdown);
+        }
+        if self.inner.path.is_none() {
+            return Err(BackupError::NotFileBacked);
+        }
+        let file = self.inner.file.upgrade().ok_or(BackupError::Shutdown)?;
+        let times = self.inner.store.writer().times();
+        times.take();
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        let before = times.take();
+        let started = std::time::Instant::now();
+        let out = path.as_ref().to_path_buf();
+        let copied = tokio::task::spawn_blocking(move || {
+            let snapshot = file.begin_read().map_err(BackupError::Read)?;
+            copy_snapshot(&snapshot, &out).map(|copied| (copied, out))
+        })
+        .await??;
+        let took = started.elapsed();
+        let during = times.take();
+        let mut report = BackupReport::new(&copied.1, copied.0, took);
+        report.before = Some(CommitLatency::new(
+            before.count,
+            before.total,
+            before.longest,
+        ));
+        report.during = Some(CommitLatency::new(
+            during.count,
+            during.total,
+            during.longest,
+        ));
+        Ok(report)
     }
 
     /// Declares the actor type `A`, so that its schedules fire and messages to it are
@@ -414,6 +470,8 @@ impl System {
         inner.registry().clear();
         // The timer's scans read the storage: none may hold it when the file is let go.
         inner.timer.stopped().await;
+        // A backup running now holds the file: let it finish before the file is let go.
+        let _backup = inner.backup.lock().await;
         inner.store.close().await;
     }
 }
@@ -752,6 +810,15 @@ impl SystemBuilder {
         self
     }
 
+    /// Whether other processes may open the file read-only while this system runs (the
+    /// `actors` tool, [`Inspector`](crate::inspect::Inspector)); default on. See
+    /// [`RedbOptions::shared_reads`].
+    #[must_use]
+    pub fn shared_reads(mut self, enabled: bool) -> Self {
+        self.redb.shared_reads = enabled;
+        self
+    }
+
     /// redb's page cache size in bytes (default 64 MiB).
     #[must_use]
     pub fn cache_size(mut self, bytes: usize) -> Self {
@@ -810,8 +877,8 @@ impl SystemBuilder {
     /// (their handles dropped, their last commits done); `open` then waits for it, up to 5 s,
     /// rather than failing with [`OpenError::AlreadyOpen`] at once.
     pub async fn open(self) -> Result<System, OpenError> {
-        let (storage, claim): (Arc<dyn Storage>, _) = match (self.storage, &self.path) {
-            (Some(storage), _) => (storage, None),
+        let (storage, claim, file): (Arc<dyn Storage>, _, _) = match (self.storage, &self.path) {
+            (Some(storage), _) => (storage, None, Weak::new()),
             (None, Some(path)) => {
                 let path = path.clone();
                 let options = self.redb;
@@ -819,7 +886,9 @@ impl SystemBuilder {
                     tokio::task::spawn_blocking(move || RedbStorage::open(path, &options))
                         .await??;
                 let claim = storage.claim();
-                (Arc::new(storage), Some(claim))
+                let storage = Arc::new(storage);
+                let file = Arc::downgrade(&storage);
+                (storage, Some(claim), file)
             }
             (None, None) => return Err(OpenError::NoStorage),
         };
@@ -848,6 +917,8 @@ impl SystemBuilder {
                 trimmer: Arc::new(Trimmer::new(!self.keep_freed_memory)),
                 shutdown_timeout: self.shutdown_timeout,
                 claim,
+                file,
+                backup: tokio::sync::Mutex::new(()),
                 timer: Timer::start(Arc::clone(&store), Arc::clone(&clock), deliverers),
                 clock,
                 outbox,

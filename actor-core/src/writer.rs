@@ -13,6 +13,7 @@
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
@@ -65,6 +66,44 @@ impl std::fmt::Debug for Request {
 #[derive(Debug, Clone)]
 pub(crate) struct WriterHandle {
     tx: mpsc::Sender<Request>,
+    /// What the writer's commits took, for a caller measuring a window (a backup).
+    times: Arc<CommitTimes>,
+}
+
+/// How long the writer's commits took since the last [`take`](CommitTimes::take): atomics,
+/// so the writer records each commit without a lock and a reader never stalls it.
+#[derive(Debug, Default)]
+pub(crate) struct CommitTimes {
+    count: AtomicU64,
+    total_us: AtomicU64,
+    longest_us: AtomicU64,
+}
+
+/// The commits of one window, as [`CommitTimes::take`] returns them.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct CommitWindow {
+    pub(crate) count: u64,
+    pub(crate) total: Duration,
+    pub(crate) longest: Duration,
+}
+
+impl CommitTimes {
+    fn record(&self, took: Duration) {
+        let us = u64::try_from(took.as_micros()).unwrap_or(u64::MAX);
+        self.count.fetch_add(1, Ordering::Relaxed);
+        self.total_us.fetch_add(us, Ordering::Relaxed);
+        self.longest_us.fetch_max(us, Ordering::Relaxed);
+    }
+
+    /// The commits since the last call, and a new window from now. The three counters are
+    /// swapped one by one, so a commit landing in between may be split across two windows.
+    pub(crate) fn take(&self) -> CommitWindow {
+        CommitWindow {
+            count: self.count.swap(0, Ordering::Relaxed),
+            total: Duration::from_micros(self.total_us.swap(0, Ordering::Relaxed)),
+            longest: Duration::from_micros(self.longest_us.swap(0, Ordering::Relaxed)),
+        }
+    }
 }
 
 impl WriterHandle {
@@ -73,11 +112,18 @@ impl WriterHandle {
         storage: Arc<dyn Storage>,
     ) -> Result<(Self, thread::JoinHandle<()>), OpenError> {
         let (tx, rx) = mpsc::channel();
+        let times = Arc::new(CommitTimes::default());
+        let recorded = Arc::clone(&times);
         let thread = thread::Builder::new()
             .name("actor-writer".into())
-            .spawn(move || run(&*storage, &rx))
+            .spawn(move || run(&*storage, &rx, &recorded))
             .map_err(OpenError::WriterThread)?;
-        Ok((Self { tx }, thread))
+        Ok((Self { tx, times }, thread))
+    }
+
+    /// How long the writer's commits take.
+    pub(crate) fn times(&self) -> &CommitTimes {
+        &self.times
     }
 
     /// Queues a request. Fails only if the writer has exited.
@@ -102,7 +148,7 @@ const MAX_LINGER: Duration = Duration::from_micros(250);
 /// A previous commit covering fewer actions than this does not make the next one wait.
 const LINGER_FROM: u64 = 4;
 
-fn run(storage: &dyn Storage, rx: &mpsc::Receiver<Request>) {
+fn run(storage: &dyn Storage, rx: &mpsc::Receiver<Request>, times: &CommitTimes) {
     let mut requests = Vec::new();
     // Group commit, bounded: when a commit covered many actions, their callers are about to
     // send the next ones, and the actions already queued would otherwise start the next
@@ -122,7 +168,7 @@ fn run(storage: &dyn Storage, rx: &mpsc::Receiver<Request>) {
         requests.extend(rx.try_iter());
         let stop = requests.iter().any(|r| matches!(r, Request::Stop));
         let started = Instant::now();
-        let covered = commit_batch(storage, &mut requests);
+        let covered = commit_batch(storage, &mut requests, times);
         linger = if covered >= LINGER_FROM {
             (started.elapsed() / 4).min(MAX_LINGER)
         } else {
@@ -135,7 +181,7 @@ fn run(storage: &dyn Storage, rx: &mpsc::Receiver<Request>) {
 }
 
 /// Commits one batch and reports it; returns how many actions it covered (about).
-fn commit_batch(storage: &dyn Storage, requests: &mut Vec<Request>) -> u64 {
+fn commit_batch(storage: &dyn Storage, requests: &mut Vec<Request>, times: &CommitTimes) -> u64 {
     // Sources are asked only after the queue is drained, so a source queued twice hands
     // over everything once.
     let mut jobs: Vec<Box<dyn Job>> = Vec::with_capacity(requests.len());
@@ -167,9 +213,11 @@ fn commit_batch(storage: &dyn Storage, requests: &mut Vec<Request>) -> u64 {
         // A panicking backend must not take the writer (and every waiting caller) down.
         let result = catch_unwind(AssertUnwindSafe(|| storage.commit(&mut writes)))
             .unwrap_or_else(|_| Err(StorageError::backend("the storage backend panicked")));
+        let took = started.elapsed();
+        times.record(took);
         span.record(
             "duration_us",
-            u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
+            u64::try_from(took.as_micros()).unwrap_or(u64::MAX),
         );
         result
     };

@@ -12,7 +12,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
-use redb::{Database, Durability, ReadableDatabase, ReadableTable, TableDefinition};
+use redb::{
+    ConcurrencyMode, Database, Durability, ReadableDatabase, ReadableTable, TableDefinition,
+};
 
 use std::ops::Bound;
 
@@ -20,17 +22,17 @@ use super::restore::{RestorePoints, Schedule};
 use super::{MessageRow, ScheduleRow, Storage, Write};
 use crate::error::{OpenError, StorageError};
 
-const META: TableDefinition<&str, u32> = TableDefinition::new("meta");
-const ACTORS: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("actors");
-const KV: TableDefinition<(&str, &str), &str> = TableDefinition::new("kv");
+pub(crate) const META: TableDefinition<&str, u32> = TableDefinition::new("meta");
+pub(crate) const ACTORS: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("actors");
+pub(crate) const KV: TableDefinition<(&str, &str), &str> = TableDefinition::new("kv");
 /// `(due_ms, id) -> (kind, key, action)`: schedules in the order they fire.
-const SCHEDULES: TableDefinition<(u64, u64), (&str, &str, &[u8])> =
+pub(crate) const SCHEDULES: TableDefinition<(u64, u64), (&str, &str, &[u8])> =
     TableDefinition::new("schedules");
 /// `(kind, key, id) -> due_ms`: each actor's schedules, to cancel one or delete them all.
-const ACTOR_SCHEDULES: TableDefinition<(&str, &str, u64), u64> =
+pub(crate) const ACTOR_SCHEDULES: TableDefinition<(&str, &str, u64), u64> =
     TableDefinition::new("actor_schedules");
 /// `seq -> (from kind, from key, to kind, to key, action)`: messages not yet applied.
-const OUTBOX: TableDefinition<u64, (&str, &str, &str, &str, &[u8])> =
+pub(crate) const OUTBOX: TableDefinition<u64, (&str, &str, &str, &str, &[u8])> =
     TableDefinition::new("outbox");
 
 /// The storage format version this build writes into `meta`. Format 1 (no schedules, no
@@ -51,6 +53,13 @@ pub struct RedbOptions {
     pub delete_on_drop: bool,
     /// Take restore points on a schedule (see [`RestorePoints`]). Default: `None` (off).
     pub restore_points: Option<RestorePoints>,
+    /// Let other processes open the file read-only while this storage writes it (the
+    /// `actors` CLI, [`Inspector`](crate::inspect::Inspector)): redb's single-writer mode,
+    /// which locks byte ranges of the file instead of the whole file, and publishes each
+    /// commit's header with one more write. With `false`, the file is locked whole and a
+    /// read-only open fails while a system holds it. Applies to files opened by path; a
+    /// custom backend is always opened exclusively. Default: `true`.
+    pub shared_reads: bool,
 }
 
 impl Default for RedbOptions {
@@ -60,6 +69,7 @@ impl Default for RedbOptions {
             cache_size: 64 << 20,
             delete_on_drop: false,
             restore_points: None,
+            shared_reads: true,
         }
     }
 }
@@ -78,6 +88,8 @@ pub struct RedbStorage {
     db: RwLock<Option<Arc<Database>>>,
     open: Box<Opener>,
     cache_size: usize,
+    /// How the file is shared with other processes; kept for reopening after an I/O failure.
+    concurrency: ConcurrencyMode,
     path: PathBuf,
     quick_repair: bool,
     delete_on_drop: bool,
@@ -187,7 +199,14 @@ impl RedbStorage {
             .open(path)
             .is_ok();
         let file = path.to_path_buf();
-        match Self::open_with(path, options, move |builder| builder.create(&file)) {
+        let concurrency = if options.shared_reads {
+            ConcurrencyMode::SingleWriter
+        } else {
+            ConcurrencyMode::ExclusiveWriter
+        };
+        match Self::open_with(path, options, concurrency, move |builder| {
+            builder.create(&file)
+        }) {
             Ok(mut storage) => {
                 if created {
                     sync_parent(path);
@@ -239,14 +258,19 @@ impl RedbStorage {
         B: redb::StorageBackend,
         F: Fn() -> std::io::Result<B> + Send + Sync + 'static,
     {
-        Self::open_with(&name.into(), options, move |builder| {
-            builder.create_with_backend(backend()?)
-        })
+        // A custom backend may not implement byte-range locks, which the shared modes need.
+        Self::open_with(
+            &name.into(),
+            options,
+            ConcurrencyMode::ExclusiveWriter,
+            move |builder| builder.create_with_backend(backend()?),
+        )
     }
 
     fn open_with(
         path: &Path,
         options: &RedbOptions,
+        concurrency: ConcurrencyMode,
         open: impl Fn(&redb::Builder) -> Result<Database, redb::DatabaseError> + Send + Sync + 'static,
     ) -> Result<Self, OpenError> {
         let db_error = |source: redb::Error| match source {
@@ -259,12 +283,15 @@ impl RedbStorage {
             },
         };
         let mut builder = Database::builder();
-        builder.set_cache_size(options.cache_size);
+        builder
+            .set_cache_size(options.cache_size)
+            .set_concurrency_mode(concurrency);
         let db = open(&builder).map_err(|e| db_error(e.into()))?;
         let storage = Self {
             db: RwLock::new(Some(Arc::new(db))),
             open: Box::new(open),
             cache_size: options.cache_size,
+            concurrency,
             path: path.to_path_buf(),
             quick_repair: options.quick_repair,
             delete_on_drop: options.delete_on_drop,
@@ -293,6 +320,13 @@ impl RedbStorage {
         &self.path
     }
 
+    /// A read transaction on the newest commit: a snapshot that later commits do not change
+    /// (a backup copies it while the writer goes on).
+    pub(crate) fn begin_read(&self) -> Result<redb::ReadTransaction, StorageError> {
+        self.with_db(|db| Ok(db.begin_read()?))
+            .map_err(StorageError::from)
+    }
+
     /// The open database, reopening it first if an I/O failure closed it.
     fn database(&self) -> Result<Arc<Database>, redb::Error> {
         if let Some(db) = self
@@ -311,7 +345,9 @@ impl RedbStorage {
             // Fails with `DatabaseAlreadyOpen` while a reader still holds the old handle;
             // the next call tries again.
             let mut builder = Database::builder();
-            builder.set_cache_size(self.cache_size);
+            builder
+                .set_cache_size(self.cache_size)
+                .set_concurrency_mode(self.concurrency);
             let db = Arc::new((self.open)(&builder)?);
             tracing::info!(path = %self.path.display(), "database reopened after an I/O failure");
             *slot = Some(db.clone());

@@ -63,7 +63,7 @@ pub struct RestorePoint {
 /// Listing or restoring restore points failed.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
-pub enum RestoreError {
+pub enum RestorePointError {
     /// The file is open in a running system (this process or another); stop it first.
     #[error("{path}: the database is open by a running system; stop it first")]
     Held {
@@ -104,7 +104,7 @@ pub enum RestoreError {
     },
 }
 
-impl RestoreError {
+impl RestorePointError {
     fn database(path: &Path, source: impl Into<redb::Error>) -> Self {
         match source.into() {
             redb::Error::DatabaseAlreadyOpen => Self::Held {
@@ -220,14 +220,14 @@ fn list(db: &impl ReadableDatabase) -> Result<Vec<RestorePoint>, redb::Error> {
 }
 
 /// The restore points a store file keeps, oldest first. The file must not be open in a
-/// running system ([`RestoreError::Held`]); it is only read.
-pub fn restore_points(file: impl AsRef<Path>) -> Result<Vec<RestorePoint>, RestoreError> {
+/// running system ([`RestorePointError::Held`]); it is only read.
+pub fn restore_points(file: impl AsRef<Path>) -> Result<Vec<RestorePoint>, RestorePointError> {
     let file = file.as_ref();
-    fs::metadata(file).map_err(RestoreError::io(file))?;
+    fs::metadata(file).map_err(RestorePointError::io(file))?;
     let db = Database::builder()
         .open_read_only(file)
-        .map_err(|e| RestoreError::database(file, e))?;
-    list(&db).map_err(|e| RestoreError::database(file, e))
+        .map_err(|e| RestorePointError::database(file, e))?;
+    list(&db).map_err(|e| RestorePointError::database(file, e))
 }
 
 /// Writes `out`, a new store file holding `file` as it was at its latest restore point at or
@@ -241,23 +241,23 @@ pub fn restore_point(
     file: impl AsRef<Path>,
     at: SystemTime,
     out: impl AsRef<Path>,
-) -> Result<RestorePoint, RestoreError> {
+) -> Result<RestorePoint, RestorePointError> {
     let (file, out) = (file.as_ref(), out.as_ref());
     if out.exists() {
-        return Err(RestoreError::OutputExists {
+        return Err(RestorePointError::OutputExists {
             path: out.to_path_buf(),
         });
     }
     let points = restore_points(file)?;
     let Some(point) = points.iter().rev().find(|p| p.at <= at).copied() else {
-        return Err(RestoreError::NoPoint {
+        return Err(RestorePointError::NoPoint {
             path: file.to_path_buf(),
             points: points.len(),
         });
     };
     let temporary = out.with_extension(format!("restoring-{}", uuid::Uuid::new_v4().simple()));
     let result = roll_back_copy(file, &temporary, point.id).and_then(|()| {
-        fs::rename(&temporary, out).map_err(RestoreError::io(out))?;
+        fs::rename(&temporary, out).map_err(RestorePointError::io(out))?;
         if let Some(parent) = out.parent() {
             let parent = if parent.as_os_str().is_empty() {
                 Path::new(".")
@@ -277,13 +277,13 @@ pub fn restore_point(
 }
 
 /// Copies `file` to `copy` and rolls the copy back to savepoint `id`.
-fn roll_back_copy(file: &Path, copy: &Path, id: u64) -> Result<(), RestoreError> {
+fn roll_back_copy(file: &Path, copy: &Path, id: u64) -> Result<(), RestorePointError> {
     // Opening for writing first claims the file: a system that opens it meanwhile fails
     // (and one that holds it now makes this fail), so the copy is of a file at rest.
-    let source = Database::open(file).map_err(|e| RestoreError::database(file, e))?;
-    fs::copy(file, copy).map_err(RestoreError::io(copy))?;
+    let source = Database::open(file).map_err(|e| RestorePointError::database(file, e))?;
+    fs::copy(file, copy).map_err(RestorePointError::io(copy))?;
     drop(source);
-    let db_error = |e: redb::Error| RestoreError::database(copy, e);
+    let db_error = |e: redb::Error| RestorePointError::database(copy, e);
     let mut db = Database::open(copy).map_err(|e| db_error(e.into()))?;
     let mut txn = db.begin_write().map_err(|e| db_error(e.into()))?;
     txn.set_durability(Durability::Immediate)
@@ -315,5 +315,5 @@ fn roll_back_copy(file: &Path, copy: &Path, id: u64) -> Result<(), RestoreError>
     drop(db);
     fs::File::open(copy)
         .and_then(|f| f.sync_all())
-        .map_err(RestoreError::io(copy))
+        .map_err(RestorePointError::io(copy))
 }
