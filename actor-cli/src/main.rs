@@ -11,6 +11,8 @@
 //! actors verify data.redb                  # read every row; exit 1 if any does not decode
 //! actors backup data.redb copy.redb        # one snapshot, written atomically
 //! actors restore copy.redb data.redb       # refuses an existing file unless --force
+//! actors pitr ls data.redb                 # the restore points the file keeps
+//! actors restore data.redb --at 2026-12-02T12:00:00Z then.redb  # as it was then
 //! ```
 //!
 //! Exit status: 0 when done, 1 when the command failed or `verify` found a bad row (the
@@ -29,10 +31,10 @@ mod output;
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use actor_core::inspect::{self, Inspector};
-use actor_core::{BackupError, InspectError, RestoreError};
+use actor_core::{BackupError, InspectError, RestoreError, RestorePointError};
 use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
@@ -97,16 +99,50 @@ enum Command {
         /// The new backup file (must not exist).
         out: PathBuf,
     },
-    /// Put a backup in place as a store file (never over a file a running system holds).
+    /// Put a backup in place as a store file (never over a file a running system holds);
+    /// with --at, write a new file holding FILE as it was at its latest restore point at or
+    /// before TIME.
     Restore {
-        /// The backup file.
-        backup: PathBuf,
-        /// The store file to write.
-        file: PathBuf,
-        /// Replace the file if it exists.
-        #[arg(long)]
+        /// The backup file (with --at: the store file, which is only read).
+        #[arg(value_name = "BACKUP|FILE")]
+        source: PathBuf,
+        /// The store file to write (with --at: the new file, which must not exist).
+        #[arg(value_name = "FILE|OUT")]
+        target: PathBuf,
+        /// Replace the file if it exists (not with --at: a restore point is never written
+        /// over a file).
+        #[arg(long, conflicts_with = "at")]
         force: bool,
+        /// Restore to the latest restore point at or before this time: RFC 3339
+        /// (`2026-12-02T12:00:00Z`, `2026-12-02 12:00:00` is UTC too), or `now`.
+        #[arg(long, value_name = "TIME", value_parser = parse_time)]
+        at: Option<SystemTime>,
     },
+    /// Restore points (point-in-time restore).
+    #[command(subcommand)]
+    Pitr(PitrCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum PitrCommand {
+    /// List the restore points a store file keeps, oldest first.
+    Ls {
+        /// The store file.
+        file: PathBuf,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// `now`, or an RFC 3339 time (UTC when it has no offset).
+fn parse_time(text: &str) -> Result<SystemTime, String> {
+    if text == "now" {
+        return Ok(SystemTime::now());
+    }
+    humantime::parse_rfc3339_weak(text).map_err(|error| {
+        format!("{error}: give an RFC 3339 time such as 2026-12-02T12:00:00Z, or `now`")
+    })
 }
 
 #[derive(Debug, Subcommand)]
@@ -180,6 +216,12 @@ enum Failure {
         backup: PathBuf,
         #[source]
         source: RestoreError,
+    },
+    #[error("restore points of {file}")]
+    RestorePoint {
+        file: PathBuf,
+        #[source]
+        source: RestorePointError,
     },
     #[error("cannot write the output")]
     Output(#[from] std::io::Error),
@@ -256,13 +298,37 @@ fn run(command: Command) -> Result<(), Failure> {
             output::backup(&mut out, &report)?;
         }
         Command::Restore {
-            backup,
-            file,
+            source: backup,
+            target: file,
             force,
+            at: None,
         } => {
             let bytes = inspect::restore(&backup, &file, force)
                 .map_err(|source| Failure::Restore { backup, source })?;
             writeln!(out, "restored {} ({bytes} bytes)", file.display())?;
+        }
+        Command::Restore {
+            source: file,
+            target,
+            at: Some(at),
+            ..
+        } => {
+            let bar = progress(None, "restoring");
+            let point = actor_core::restore_point(&file, at, &target);
+            bar.finish_and_clear();
+            let point = point.map_err(|source| Failure::RestorePoint { file, source })?;
+            writeln!(
+                out,
+                "restored {} as it was at {} (restore point {})",
+                target.display(),
+                humantime::format_rfc3339_millis(point.at),
+                point.id
+            )?;
+        }
+        Command::Pitr(PitrCommand::Ls { file, json }) => {
+            let points = actor_core::restore_points(&file)
+                .map_err(|source| Failure::RestorePoint { file, source })?;
+            output::restore_points(&mut out, &points, json)?;
         }
     }
     out.flush()?;

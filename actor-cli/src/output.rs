@@ -22,6 +22,33 @@ pub(crate) fn types(out: &mut impl Write, types: &[TypeCount], as_json: bool) ->
     Ok(())
 }
 
+/// `ID\tTIME` per restore point (RFC 3339, UTC), or
+/// `{"restore_points": [{"id": 1, "at": "2026-12-02T12:00:00.000Z", "at_ms": 1796212800000}]}`.
+pub(crate) fn restore_points(
+    out: &mut impl Write,
+    points: &[actor_core::RestorePoint],
+    as_json: bool,
+) -> io::Result<()> {
+    let time =
+        |point: &actor_core::RestorePoint| humantime::format_rfc3339_millis(point.at).to_string();
+    if as_json {
+        let points: Vec<_> = points
+            .iter()
+            .map(|p| {
+                let ms =
+                    p.at.duration_since(std::time::UNIX_EPOCH)
+                        .map_or(0, |d| d.as_millis());
+                json!({"id": p.id, "at": time(p), "at_ms": ms})
+            })
+            .collect();
+        return print_json(out, &json!({ "restore_points": points }));
+    }
+    for p in points {
+        writeln!(out, "{}\t{}", p.id, time(p))?;
+    }
+    Ok(())
+}
+
 /// `Counter\t3` per store, or `{"stores": [{"store": "STATE", "count": 3}]}`.
 pub(crate) fn stores(out: &mut impl Write, stores: &[StoreCount], as_json: bool) -> io::Result<()> {
     if as_json {

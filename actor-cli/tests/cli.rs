@@ -428,6 +428,85 @@ async fn backup_and_restore_round_trip_and_refuse_to_overwrite() {
 }
 
 #[tokio::test]
+async fn pitr_lists_restore_points_and_restores_to_a_time() {
+    let dir = scratch("pitr");
+    let file = dir.join("data.redb");
+    // Off by default: nothing listed.
+    fill(&file).await;
+    assert_eq!(
+        json(&actors(&[&"pitr", &"ls", &file, &"--json"])),
+        serde_json::json!({ "restore_points": [] })
+    );
+    // A point at every commit, the last three kept.
+    let system = System::builder()
+        .path(&file)
+        .restore_points(actor_core::RestorePoints::every(std::time::Duration::ZERO).keep(3))
+        .open()
+        .await
+        .expect("open");
+    let a = system.get::<Counter>("a").await.expect("a");
+    for _ in 0..4 {
+        a.increment(10).await.expect("increment");
+    }
+    system.shutdown().await;
+
+    let listed = json(&actors(&[&"pitr", &"ls", &file, &"--json"]));
+    let points = listed["restore_points"].as_array().expect("a list");
+    assert_eq!(points.len(), 3, "{listed}");
+    let text = ok(&actors(&[&"pitr", &"ls", &file]));
+    assert_eq!(text.lines().count(), 3, "{text}");
+    // Each point is the state before a commit: the three kept are before the last three
+    // increments (a was 1, then 11, 21, 31, 41), the oldest at 11.
+    let oldest = points[0]["at"].as_str().expect("an RFC 3339 time");
+    let then = dir.join("then.redb");
+    let said = ok(&actors(&[&"restore", &file, &"--at", &oldest, &then]));
+    assert!(
+        said.starts_with(&format!(
+            "restored {} as it was at {oldest}",
+            then.display()
+        )),
+        "{said}"
+    );
+    let system = System::open(&then).await.expect("the restored file opens");
+    let a = system.get::<Counter>("a").await.expect("a");
+    assert_eq!(a.increment(0).await.expect("read"), 11);
+    system.shutdown().await;
+
+    // Never over an existing file, not before the first point, and a clear usage error.
+    let again = actors(&[&"restore", &file, &"--at", &"now", &then]);
+    assert_eq!(again.status.code(), Some(1));
+    assert!(
+        stderr(&again).contains("exists already"),
+        "{}",
+        stderr(&again)
+    );
+    let early = actors(&[
+        &"restore",
+        &file,
+        &"--at",
+        &"2001-01-01T00:00:00Z",
+        &dir.join("early.redb"),
+    ]);
+    assert_eq!(early.status.code(), Some(1));
+    assert!(
+        stderr(&early).contains("no restore point at or before"),
+        "{}",
+        stderr(&early)
+    );
+    let bad = actors(&[
+        &"restore",
+        &file,
+        &"--at",
+        &"yesterday",
+        &dir.join("bad.redb"),
+    ]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(stderr(&bad).contains("RFC 3339"), "{}", stderr(&bad));
+    let forced = actors(&[&"restore", &file, &"--at", &"now", &then, &"--force"]);
+    assert_eq!(forced.status.code(), Some(2), "{}", stderr(&forced));
+}
+
+#[tokio::test]
 async fn a_file_locked_whole_is_refused_clearly() {
     let dir = scratch("whole");
     let file = dir.join("data.redb");
