@@ -75,6 +75,9 @@
 //! - `http` (the `http` cargo feature): serving actors' actions as JSON over HTTP, a listing
 //!   of what is served, and a `fetch(request, env)` worker, on axum, tower and hyper; with
 //!   the `client` feature, `http::Client`, the HTTP transport of a [`Remote`] (reqwest).
+//! - `testing` (the `testing` cargo feature): a test kit for your own actors: a temporary
+//!   database, a paused clock that drives schedules, a storage that fails chosen commits,
+//!   and a crash harness that checks an invariant after a crash at every commit.
 //!
 //! The guide in `docs/` (getting started, actors and state, the living actor, schedules,
 //! messages and events, types, actors without macros, durability, storage format, serving
@@ -106,6 +109,8 @@ mod storage;
 mod store;
 mod supervisor;
 mod system;
+#[cfg(feature = "testing")]
+pub mod testing;
 mod turn;
 mod writer;
 
