@@ -81,8 +81,8 @@
 //!
 //! The guide in `docs/` (getting started, actors and state, the living actor, schedules,
 //! messages and events, types, actors without macros, durability, storage format, serving
-//! actors over HTTP and calling them from another program) explains the promises and what
-//! they cost.
+//! actors over HTTP and calling them from another program, testing your actors) explains the
+//! promises and what they cost.
 
 mod actor;
 mod ctx;
@@ -284,4 +284,8 @@ mod guide {
     #[cfg(all(feature = "http", feature = "client"))]
     #[doc = include_str!("../../docs/serving.md")]
     struct Serving;
+    // The page shows the test kit.
+    #[cfg(feature = "testing")]
+    #[doc = include_str!("../../docs/testing.md")]
+    struct Testing;
 }
