@@ -78,11 +78,14 @@
 //! - `http` (the `http` cargo feature): serving actors' actions as JSON over HTTP, a listing
 //!   of what is served, and a `fetch(request, env)` worker, on axum, tower and hyper; with
 //!   the `client` feature, `http::Client`, the HTTP transport of a [`Remote`] (reqwest).
+//! - `testing` (the `testing` cargo feature): a test kit for your own actors: a temporary
+//!   database, a paused clock that drives schedules, a storage that fails chosen commits,
+//!   and a crash harness that checks an invariant after a crash at every commit.
 //!
 //! The guide in `docs/` (getting started, actors and state, the living actor, schedules,
 //! messages and events, types, actors without macros, durability, storage format, serving
-//! actors over HTTP and calling them from another program, operating a store) explains the
-//! promises and what they cost.
+//! actors over HTTP and calling them from another program, operating a store, testing your
+//! actors) explains the promises and what they cost.
 
 mod actor;
 mod ctx;
@@ -110,6 +113,8 @@ mod storage;
 mod store;
 mod supervisor;
 mod system;
+#[cfg(feature = "testing")]
+pub mod testing;
 mod turn;
 mod writer;
 
@@ -288,4 +293,8 @@ mod guide {
     #[cfg(all(feature = "http", feature = "client"))]
     #[doc = include_str!("../../docs/serving.md")]
     struct Serving;
+    // The page shows the test kit.
+    #[cfg(feature = "testing")]
+    #[doc = include_str!("../../docs/testing.md")]
+    struct Testing;
 }

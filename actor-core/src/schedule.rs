@@ -90,6 +90,11 @@ pub(crate) struct Timer {
     /// Set when a scan stopped at [`MAX_FIRING`]: the next firing done scans again.
     saturated: AtomicBool,
     stopped: AtomicBool,
+    /// Scans begun and scans finished, and firings handed out: a test that moved a paused
+    /// clock waits on them until every due schedule has fired (`testing::advance`).
+    scans_begun: AtomicU64,
+    scans_done: AtomicU64,
+    dispatched: AtomicU64,
     /// The service's task, awaited by [`stopped`](Timer::stopped): a scan holds the storage.
     task: Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
@@ -122,6 +127,9 @@ impl Timer {
             next_due: AtomicU64::new(0),
             saturated: AtomicBool::new(false),
             stopped: AtomicBool::new(false),
+            scans_begun: AtomicU64::new(0),
+            scans_done: AtomicU64::new(0),
+            dispatched: AtomicU64::new(0),
             task: Mutex::new(None),
         });
         let task = tokio::spawn(Arc::clone(&timer).run());
@@ -161,12 +169,27 @@ impl Timer {
         }
     }
 
+    /// Where the service stands, for `testing::advance`: scans begun, scans done, firings
+    /// handed out, and whether none is in flight.
+    #[cfg(feature = "testing")]
+    pub(crate) fn progress(&self) -> Progress {
+        let shared = self.shared();
+        Progress {
+            scans_begun: self.scans_begun.load(Ordering::SeqCst),
+            scans_done: self.scans_done.load(Ordering::SeqCst),
+            dispatched: self.dispatched.load(Ordering::SeqCst),
+            idle: shared.firing.is_empty() && shared.queues.is_empty(),
+            stopped: self.stopped.load(Ordering::SeqCst),
+        }
+    }
+
     fn shared(&self) -> std::sync::MutexGuard<'_, Shared> {
         self.shared.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     async fn run(self: Arc<Self>) {
         while !self.stopped.load(Ordering::SeqCst) {
+            self.scans_begun.fetch_add(1, Ordering::SeqCst);
             let next = match self.scan() {
                 Ok(next) => next,
                 Err(error) => {
@@ -174,6 +197,7 @@ impl Timer {
                     Some(self.clock.now_ms().saturating_add(1000))
                 }
             };
+            self.scans_done.fetch_add(1, Ordering::SeqCst);
             self.next_due
                 .store(next.unwrap_or(u64::MAX), Ordering::SeqCst);
             let wake = self.wake.notified();
@@ -223,6 +247,7 @@ impl Timer {
                     continue;
                 }
                 shared.firing.insert(row.id);
+                self.dispatched.fetch_add(1, Ordering::SeqCst);
                 let actor = (row.kind.clone(), row.key.clone());
                 if let Some(queue) = shared.queues.get_mut(&actor) {
                     queue.push_back(row);
@@ -314,6 +339,17 @@ impl Timer {
             }
         }
     }
+}
+
+/// See [`Timer::progress`].
+#[cfg(feature = "testing")]
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Progress {
+    pub(crate) scans_begun: u64,
+    pub(crate) scans_done: u64,
+    pub(crate) dispatched: u64,
+    pub(crate) idle: bool,
+    pub(crate) stopped: bool,
 }
 
 /// Removes a schedule that can never fire.

@@ -476,6 +476,18 @@ impl System {
     }
 }
 
+/// What `testing::advance` needs of the timer service: its progress, and a prompt to scan.
+#[cfg(feature = "testing")]
+impl System {
+    pub(crate) fn timer_progress(&self) -> crate::schedule::Progress {
+        self.inner.timer.progress()
+    }
+
+    pub(crate) fn poke_timer(&self) {
+        self.inner.timer.poke();
+    }
+}
+
 /// `Ctx::system` lives here, beside [`System`], so that the context need not depend on this
 /// module.
 impl<A: Actor> Ctx<A> {
