@@ -44,9 +44,10 @@
 //! which use each other: the trait's hooks take a `Ctx<Self>`, a `Ctx` is generic over its
 //! actor):
 //!
-//! - `limits`, `panic`, `memory`: every limit on caller input and how errors quote it;
-//!   catching panics in user code and [`quiet_caught_panics`]; giving sleeping actors'
-//!   memory back to the operating system.
+//! - `limits`, `panic`, `memory`, `metrics`: every limit on caller input and how errors
+//!   quote it; catching panics in user code and [`quiet_caught_panics`]; giving sleeping
+//!   actors' memory back to the operating system; what the runtime records through the
+//!   `metrics` facade (the `metrics` cargo feature; `describe_metrics`).
 //! - `key`: [`ActorKey`] and [`ActorPath`]. `depth`: the nesting limit on everything
 //!   encoded, so every record reads back.
 //! - [`error`](Error): one typed error per operation, and the umbrella [`Error`]; the JSON
@@ -95,6 +96,7 @@ mod kv;
 mod limits;
 mod mailbox;
 mod memory;
+mod metrics;
 mod outbox;
 mod panic;
 mod registry;
@@ -122,6 +124,8 @@ pub use crate::kv::{Bindings, Env, KvPage, KvStore};
 pub use crate::limits::{
     MAX_ACTOR_KEY_BYTES, MAX_DEPTH, MAX_KEY_BYTES, MAX_STORE_NAME_BYTES, MAX_VALUE_BYTES,
 };
+#[cfg(feature = "metrics")]
+pub use crate::metrics::describe_metrics;
 pub use crate::panic::quiet_caught_panics;
 pub use crate::remote::{Remote, RemoteCall, Transport};
 pub use crate::snapshot::{

@@ -136,6 +136,7 @@ fn run(storage: &dyn Storage, rx: &mpsc::Receiver<Request>) {
 
 /// Commits one batch and reports it; returns how many actions it covered (about).
 fn commit_batch(storage: &dyn Storage, requests: &mut Vec<Request>) -> u64 {
+    crate::metrics::writer_queue_depth(requests.len());
     // Sources are asked only after the queue is drained, so a source queued twice hands
     // over everything once.
     let mut jobs: Vec<Box<dyn Job>> = Vec::with_capacity(requests.len());
@@ -150,11 +151,12 @@ fn commit_batch(storage: &dyn Storage, requests: &mut Vec<Request>) -> u64 {
         return 0;
     }
     let covered = jobs.iter().map(|job| job.covers()).sum();
-    let result = {
+    let (result, took, records) = {
         let mut writes: Vec<Write<'_>> = Vec::with_capacity(jobs.len());
         for job in &mut jobs {
             job.writes(&mut writes);
         }
+        let records = writes.len();
         let bytes: usize = writes.iter().map(Write::bytes).sum();
         let span = tracing::debug_span!(
             "commit",
@@ -167,19 +169,22 @@ fn commit_batch(storage: &dyn Storage, requests: &mut Vec<Request>) -> u64 {
         // A panicking backend must not take the writer (and every waiting caller) down.
         let result = catch_unwind(AssertUnwindSafe(|| storage.commit(&mut writes)))
             .unwrap_or_else(|_| Err(StorageError::backend("the storage backend panicked")));
+        let took = started.elapsed();
         span.record(
             "duration_us",
-            u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
+            u64::try_from(took.as_micros()).unwrap_or(u64::MAX),
         );
-        result
+        (result, took, records)
     };
     let outcome = match result {
         Ok(()) => {
             tracing::trace!("committed");
+            crate::metrics::committed(took, covered, records);
             Ok(())
         }
         Err(error) => {
             tracing::warn!(%error, "commit failed");
+            crate::metrics::commit_failed(took);
             Err(Arc::new(error))
         }
     };
