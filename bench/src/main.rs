@@ -12,7 +12,8 @@
 //! Scenarios, in order: `hot_actor`, `many_actors`, `one_caller_latency`,
 //! `read_round_trip`, `idle_actor_memory`, `cold_wake`, `open_1m`, `durable_vs_callers`,
 //! `kv_set`, `kv_get` (the key-value stores against SQLite), `schedules`, `pending_schedules`
-//! (durable timers), `outbox_bank` (the outbox bank against the saga it replaced).
+//! (durable timers), `outbox_bank` (the outbox bank against the saga it replaced),
+//! `metrics_overhead` (the hot actor with a Prometheus recorder against none).
 //! `docs/benchmarks.md` describes each and reports a full run.
 
 mod bank;
@@ -25,6 +26,7 @@ mod memory;
 mod open;
 mod peers;
 mod raw;
+mod recording;
 mod report;
 mod schedules;
 mod stats;
@@ -48,7 +50,7 @@ pub type Result<T> = std::result::Result<T, Error>;
 type Scenario = fn(&Runtime, &Settings) -> Result<Vec<Row>>;
 
 /// Every scenario, in the order they run.
-const SCENARIOS: [(&str, Scenario); 13] = [
+const SCENARIOS: [(&str, Scenario); 14] = [
     ("hot_actor", throughput::hot_actor),
     ("many_actors", throughput::many_actors),
     ("one_caller_latency", latency::one_caller_latency),
@@ -62,6 +64,8 @@ const SCENARIOS: [(&str, Scenario); 13] = [
     ("schedules", schedules::schedules),
     ("pending_schedules", schedules::pending_schedules),
     ("outbox_bank", bank::outbox_bank),
+    // Last: it installs the process's metrics recorder (switched off when it ends).
+    ("metrics_overhead", recording::metrics_overhead),
 ];
 
 /// A directory deleted (with its contents) when dropped.
