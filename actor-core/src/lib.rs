@@ -79,8 +79,8 @@
 //!
 //! The guide in `docs/` (getting started, actors and state, the living actor, schedules,
 //! messages and events, types, actors without macros, durability, storage format, serving
-//! actors over HTTP and calling them from another program) explains the promises and what
-//! they cost.
+//! actors over HTTP and calling them from another program, metrics) explains the promises
+//! and what they cost.
 
 mod actor;
 mod ctx;
@@ -283,4 +283,8 @@ mod guide {
     #[cfg(all(feature = "http", feature = "client"))]
     #[doc = include_str!("../../docs/serving.md")]
     struct Serving;
+    // The page scrapes a server.
+    #[cfg(feature = "http")]
+    #[doc = include_str!("../../docs/metrics.md")]
+    struct Metrics;
 }
