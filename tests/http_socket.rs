@@ -286,6 +286,7 @@ async fn a_fetch_handler_sees_its_path_and_is_saved_before_it_answers() {
     let pad = system.get::<Pad>("p").await.unwrap();
     assert_eq!(pad.read().await.unwrap().2, 1);
     system.shutdown().await;
+    std::fs::remove_file(&path).unwrap();
 }
 
 #[tokio::test]
@@ -547,6 +548,7 @@ async fn shutdown_closes_sockets_with_1001_after_saving_them() {
     let pad = system.get::<Pad>("d").await.unwrap();
     assert_eq!(pad.read().await.unwrap().1, vec!["kept".to_owned()]);
     system.shutdown().await;
+    std::fs::remove_file(&path).unwrap();
 }
 
 #[tokio::test]

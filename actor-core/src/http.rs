@@ -41,6 +41,7 @@
 //! | --- | --- |
 //! | `POST /actors/{type}/{key}/{action}` | calls the action with a JSON object of arguments; answers its reply as JSON once durable |
 //! | `GET /actors` | the [`Listing`]: actor types, their actions and argument names |
+//! | `GET /metrics` | the runtime's metrics in Prometheus text format ([`ServerBuilder::metrics`]) |
 //! | anything else under `/actors` | 404 |
 //! | every other path | the worker ([`ServerBuilder::worker`]), or 404 without one |
 //!
@@ -51,6 +52,8 @@
 //!
 //! - `limits`: [`Limits`], every bound on what a client controls, with its default.
 //! - `auth`: [`Auth`] and [`RouteGroup`]: bearer tokens, compared in constant time.
+//! - `prometheus`: `GET /metrics` (the process's Prometheus recorder, installed once) and
+//!   the middleware that counts requests.
 //! - `error`: [`ErrorKind`], the body of every error, and how runtime errors map to it.
 //! - `routes`: the actor routes and the [`Listing`].
 //! - `worker`: the `fetch(request, env)` handler behind every other path.
@@ -68,6 +71,8 @@ mod error;
 mod fetch;
 #[cfg(feature = "http")]
 mod limits;
+#[cfg(feature = "http")]
+mod prometheus;
 #[cfg(feature = "http")]
 mod routes;
 #[cfg(feature = "http")]
@@ -124,3 +129,7 @@ pub use axum::http::{HeaderMap, Method, Request, StatusCode, Uri};
 /// What a worker answers: anything that converts into a response.
 #[cfg(feature = "http")]
 pub use axum::response::{IntoResponse, Response};
+/// The Prometheus exporter the server renders `GET /metrics` with, for a program that
+/// installs its recorder itself ([`ServerBuilder::metrics`]) with the same version.
+#[cfg(feature = "http")]
+pub use metrics_exporter_prometheus;

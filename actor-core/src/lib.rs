@@ -44,9 +44,10 @@
 //! which use each other: the trait's hooks take a `Ctx<Self>`, a `Ctx` is generic over its
 //! actor):
 //!
-//! - `limits`, `panic`, `memory`: every limit on caller input and how errors quote it;
-//!   catching panics in user code and [`quiet_caught_panics`]; giving sleeping actors'
-//!   memory back to the operating system.
+//! - `limits`, `panic`, `memory`, `metrics`: every limit on caller input and how errors
+//!   quote it; catching panics in user code and [`quiet_caught_panics`]; giving sleeping
+//!   actors' memory back to the operating system; what the runtime records through the
+//!   `metrics` facade (the `metrics` cargo feature; `describe_metrics`).
 //! - `key`: [`ActorKey`] and [`ActorPath`]. `depth`: the nesting limit on everything
 //!   encoded, so every record reads back.
 //! - [`error`](Error): one typed error per operation, and the umbrella [`Error`]; the JSON
@@ -84,8 +85,8 @@
 //!
 //! The guide in `docs/` (getting started, actors and state, the living actor, schedules,
 //! messages and events, types, actors without macros, durability, storage format, serving
-//! actors over HTTP and calling them from another program, operating a store, testing your
-//! actors) explains the promises and what they cost.
+//! actors over HTTP and calling them from another program, metrics, operating a store,
+//! testing your actors) explains the promises and what they cost.
 
 mod actor;
 mod ctx;
@@ -102,6 +103,7 @@ mod kv;
 mod limits;
 mod mailbox;
 mod memory;
+mod metrics;
 mod outbox;
 mod panic;
 mod registry;
@@ -133,6 +135,8 @@ pub use crate::kv::{Bindings, Env, KvPage, KvStore};
 pub use crate::limits::{
     MAX_ACTOR_KEY_BYTES, MAX_DEPTH, MAX_KEY_BYTES, MAX_STORE_NAME_BYTES, MAX_VALUE_BYTES,
 };
+#[cfg(feature = "metrics")]
+pub use crate::metrics::describe_metrics;
 pub use crate::panic::quiet_caught_panics;
 pub use crate::remote::{Remote, RemoteCall, Transport};
 pub use crate::snapshot::{
@@ -297,4 +301,8 @@ mod guide {
     #[cfg(feature = "testing")]
     #[doc = include_str!("../../docs/testing.md")]
     struct Testing;
+    // The page scrapes a server.
+    #[cfg(feature = "http")]
+    #[doc = include_str!("../../docs/metrics.md")]
+    struct Metrics;
 }

@@ -200,6 +200,8 @@ impl Timer {
             self.scans_done.fetch_add(1, Ordering::SeqCst);
             self.next_due
                 .store(next.unwrap_or(u64::MAX), Ordering::SeqCst);
+            let due = self.shared().firing.len();
+            crate::metrics::schedules_due(due);
             let wake = self.wake.notified();
             match next {
                 Some(due) => {
@@ -294,7 +296,10 @@ impl Timer {
                 None => Delivered::Retry,
             };
             let retry = match outcome {
-                Delivered::Done => false,
+                Delivered::Done => {
+                    crate::metrics::schedule_fired();
+                    false
+                }
                 Delivered::Retry => true,
                 Delivered::Gone(reason) => {
                     tracing::warn!(actor = %format!("{}({:?})", row.kind, row.key), %reason, "a schedule cannot fire; it is removed");
@@ -306,13 +311,15 @@ impl Timer {
                     false
                 }
             };
-            {
+            let due = {
                 let mut shared = self.shared();
                 shared.firing.remove(&row.id);
                 if !retry {
                     shared.completed.insert(row.id);
                 }
-            }
+                shared.firing.len()
+            };
+            crate::metrics::schedules_due(due);
             if retry {
                 // Not durable: fire it again on a later scan (the rest of this actor's queue
                 // waits for that scan too, to keep due order).

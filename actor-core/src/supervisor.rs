@@ -45,14 +45,17 @@ pub(crate) struct Live {
     idle: Notify,
 }
 
-/// Held by each actor task; dropping it counts the task out.
+/// Held by each actor task; dropping it counts the task out (of the system's count and of
+/// the `actor_awake` gauge of its type).
 #[derive(Debug)]
-pub(crate) struct LiveGuard(Arc<Live>);
+pub(crate) struct LiveGuard(Arc<Live>, &'static str);
 
 impl Live {
-    pub(crate) fn guard(self: &Arc<Self>) -> LiveGuard {
+    /// Counts in a task of an actor of type `kind`.
+    pub(crate) fn guard(self: &Arc<Self>, kind: &'static str) -> LiveGuard {
         self.count.fetch_add(1, Ordering::SeqCst);
-        LiveGuard(Arc::clone(self))
+        crate::metrics::awake(kind, true);
+        LiveGuard(Arc::clone(self), kind)
     }
 
     /// How many actor tasks run.
@@ -68,6 +71,7 @@ impl Live {
 
 impl Drop for LiveGuard {
     fn drop(&mut self) {
+        crate::metrics::awake(self.1, false);
         if self.0.count.fetch_sub(1, Ordering::SeqCst) == 1 {
             self.0.idle.notify_waiters();
         }
@@ -278,6 +282,7 @@ impl<A: Actor> ActorTask<A> {
         let ran = guarded(std::pin::pin!(state.on_create(ctx)), &self.ended.slot).await;
         if let Ran::Panicked(message) = &ran {
             tracing::error!(actor = %self.slot().path(), %message, "on_create panicked; the actor is not created");
+            crate::metrics::panicked(A::NAME);
             self.ctx.turns.discard();
         }
         ran
@@ -655,8 +660,13 @@ impl<A: Actor> ActorTask<A> {
             Ran::Done(()) => {}
             Ran::Panicked(message) => {
                 tracing::error!(actor = %self.slot().path(), ?hook, %message, "hook panicked");
+                crate::metrics::panicked(A::NAME);
                 self.ctx.turns.discard();
-                return self.restore().map_or(Ok(()), Err);
+                let restored = self.restore();
+                if restored.is_none() {
+                    crate::metrics::restarted(A::NAME);
+                }
+                return restored.map_or(Ok(()), Err);
             }
             Ran::Aborted => return Err(self.slot().stop_reason()),
         }
@@ -680,6 +690,7 @@ impl<A: Actor> ActorTask<A> {
         let run = std::pin::pin!(state.on_state_change(ctx));
         if let Ran::Panicked(message) = guarded(run, &self.ended.slot).await {
             tracing::error!(actor = %self.slot().path(), %message, "on_state_change panicked");
+            crate::metrics::panicked(A::NAME);
         }
     }
 
@@ -697,6 +708,7 @@ impl<A: Actor> ActorTask<A> {
         message: String,
     ) -> Option<StopReason> {
         tracing::error!(actor = %self.slot().path(), %message, "action panicked");
+        crate::metrics::panicked(A::NAME);
         let error = AskError::Panicked {
             actor: self.slot().path().clone(),
             message,
@@ -732,6 +744,7 @@ impl<A: Actor> ActorTask<A> {
                 window: policy.window,
             });
         }
+        crate::metrics::restarted(A::NAME);
         self.backoff = Some(policy.backoff_for(count));
         None
     }
@@ -887,6 +900,7 @@ impl<A: Actor> ActorTask<A> {
     /// Hands the mailbox to the slot and lets the rest of the task go.
     fn park(mut self) {
         tracing::debug!(actor = %self.slot().path(), "asleep");
+        crate::metrics::slept(A::NAME);
         self.ended.asleep = true;
         let slot = Arc::clone(self.slot());
         let Self { mailbox, .. } = self;

@@ -408,6 +408,7 @@ impl System {
                 .launch(state, &slot, record, rx, Start::Created(done));
             wait.await.unwrap_or(Err(StartError::Shutdown))?;
         } else {
+            crate::metrics::woke(A::NAME);
             self.inner.launch(state, &slot, record, rx, Start::Loaded);
         }
         Ok(Handle { tx, slot })
@@ -536,7 +537,13 @@ impl SystemInner {
             A::config().max_state_bytes,
         );
         let ctx = Ctx::new(turns, host);
-        let task = ActorTask::new(state, ctx, Arc::clone(slot), mailbox, self.live.guard());
+        let task = ActorTask::new(
+            state,
+            ctx,
+            Arc::clone(slot),
+            mailbox,
+            self.live.guard(A::NAME),
+        );
         tokio::spawn(task.run(start));
         // A shutdown that began while this actor was starting may not have seen it.
         if self.closed.load(Ordering::SeqCst) {
@@ -586,6 +593,7 @@ impl SystemInner {
                 Ok((state, record)) => {
                     slot.log.set_durable_record(Arc::clone(&record));
                     slot.set_asleep(false);
+                    crate::metrics::woke(A::NAME);
                     self.launch(state, slot, record, mailbox, Start::Loaded);
                     Ok(())
                 }

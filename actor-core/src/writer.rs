@@ -182,6 +182,7 @@ fn run(storage: &dyn Storage, rx: &mpsc::Receiver<Request>, times: &CommitTimes)
 
 /// Commits one batch and reports it; returns how many actions it covered (about).
 fn commit_batch(storage: &dyn Storage, requests: &mut Vec<Request>, times: &CommitTimes) -> u64 {
+    crate::metrics::writer_queue_depth(requests.len());
     // Sources are asked only after the queue is drained, so a source queued twice hands
     // over everything once.
     let mut jobs: Vec<Box<dyn Job>> = Vec::with_capacity(requests.len());
@@ -196,11 +197,12 @@ fn commit_batch(storage: &dyn Storage, requests: &mut Vec<Request>, times: &Comm
         return 0;
     }
     let covered = jobs.iter().map(|job| job.covers()).sum();
-    let result = {
+    let (result, took, records) = {
         let mut writes: Vec<Write<'_>> = Vec::with_capacity(jobs.len());
         for job in &mut jobs {
             job.writes(&mut writes);
         }
+        let records = writes.len();
         let bytes: usize = writes.iter().map(Write::bytes).sum();
         let span = tracing::debug_span!(
             "commit",
@@ -219,15 +221,17 @@ fn commit_batch(storage: &dyn Storage, requests: &mut Vec<Request>, times: &Comm
             "duration_us",
             u64::try_from(took.as_micros()).unwrap_or(u64::MAX),
         );
-        result
+        (result, took, records)
     };
     let outcome = match result {
         Ok(()) => {
             tracing::trace!("committed");
+            crate::metrics::committed(took, covered, records);
             Ok(())
         }
         Err(error) => {
             tracing::warn!(%error, "commit failed");
+            crate::metrics::commit_failed(took);
             Err(Arc::new(error))
         }
     };

@@ -14,7 +14,8 @@
 //! `read_round_trip`, `idle_actor_memory`, `cold_wake`, `open_1m`, `durable_vs_callers`,
 //! `kv_set`, `kv_get` (the key-value stores against SQLite), `schedules`, `pending_schedules`
 //! (durable timers), `outbox_bank` (the outbox bank against the saga it replaced),
-//! `restore_points` (what restore points cost), `http`
+//! `restore_points` (what restore points cost), `metrics_overhead` (the hot actor with a
+//! Prometheus recorder against none), `http`
 //! (durable actions over HTTP against axum + SQLite, WebSocket round trips against an axum
 //! echo; `actor-bench http` runs it alone and writes `docs/benchmarks-http.svg`).
 //! `docs/benchmarks.md` describes each and reports a full run.
@@ -29,6 +30,7 @@ mod memory;
 mod open;
 mod peers;
 mod raw;
+mod recording;
 mod report;
 mod restore;
 mod schedules;
@@ -54,7 +56,7 @@ pub type Result<T> = std::result::Result<T, Error>;
 type Scenario = fn(&Runtime, &Settings) -> Result<Vec<Row>>;
 
 /// Every scenario, in the order they run.
-const SCENARIOS: [(&str, Scenario); 15] = [
+const SCENARIOS: [(&str, Scenario); 16] = [
     ("hot_actor", throughput::hot_actor),
     ("many_actors", throughput::many_actors),
     ("one_caller_latency", latency::one_caller_latency),
@@ -70,6 +72,8 @@ const SCENARIOS: [(&str, Scenario); 15] = [
     ("outbox_bank", bank::outbox_bank),
     ("restore_points", restore::restore_points),
     ("http", serve::http),
+    // Last: it installs the process's metrics recorder (switched off when it ends).
+    ("metrics_overhead", recording::metrics_overhead),
 ];
 
 /// A directory deleted (with its contents) when dropped.

@@ -176,7 +176,7 @@ pub fn restore_points(_rt: &tokio::runtime::Runtime, s: &Settings) -> Result<Vec
     drop(two);
     rows.push(Row::new(
         "restore_points",
-        format!("file after the same writes, keep 2 points"),
+        "file after the same writes, keep 2 points",
         "MiB",
         size(&path_two) / f64::from(1 << 20),
         "same writes, restore points off",

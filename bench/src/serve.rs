@@ -384,10 +384,13 @@ pub fn http(rt: &Runtime, s: &Settings) -> Result<Vec<Row>> {
     let _ = std::fs::remove_file(&sqlite);
     let results = rt.block_on(async {
         let system = open_system(&redb, true).await?;
+        // No recorder, as the baseline records nothing (and `metrics_overhead` installs
+        // the process's own recorder later in a full run).
         let server = Server::builder(system)
             .actor::<Tally>()
             .websocket::<Tally>()
             .listen(([127, 0, 0, 1], 0))
+            .without_metrics()
             .start()
             .await?;
         let mut app = axum::Router::new().route("/echo", get(echo));

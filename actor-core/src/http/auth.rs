@@ -29,16 +29,21 @@ pub enum RouteGroup {
     Actors,
     /// The listing: `GET /actors`.
     Listing,
-    /// Every path not under `/actors`: the worker.
+    /// Every other path: the worker.
     Worker,
+    /// The operator's routes: `GET /metrics`.
+    Admin,
 }
 
 impl RouteGroup {
     /// Every group.
-    pub const ALL: [RouteGroup; 3] = [Self::Actors, Self::Listing, Self::Worker];
+    pub const ALL: [RouteGroup; 4] = [Self::Actors, Self::Listing, Self::Worker, Self::Admin];
 
     /// The group a request path belongs to.
     pub fn of(path: &str) -> Self {
+        if path == super::prometheus::PATH {
+            return Self::Admin;
+        }
         match path.strip_prefix("/actors") {
             Some("") => Self::Listing,
             Some(rest) if rest.starts_with('/') => Self::Actors,
@@ -55,6 +60,7 @@ impl RouteGroup {
 ///
 /// let everything = Auth::bearer("s3cret-token");
 /// let actors_only = Auth::bearer("another-token").only([RouteGroup::Actors]);
+/// let operators = Auth::bearer("a-third-token").only([RouteGroup::Admin]);
 /// ```
 ///
 /// Several can be given ([`ServerBuilder::auth`](crate::http::ServerBuilder::auth)): a
@@ -110,7 +116,7 @@ impl Auth {
 #[derive(Debug, Default)]
 pub(crate) struct Tokens {
     /// Indexed like [`RouteGroup::ALL`].
-    by_group: [Vec<Arc<[u8]>>; 3],
+    by_group: [Vec<Arc<[u8]>>; RouteGroup::ALL.len()],
 }
 
 impl Tokens {
@@ -153,6 +159,7 @@ fn index(group: RouteGroup) -> usize {
         RouteGroup::Actors => 0,
         RouteGroup::Listing => 1,
         RouteGroup::Worker => 2,
+        RouteGroup::Admin => 3,
     }
 }
 
@@ -203,6 +210,8 @@ mod tests {
         assert_eq!(RouteGroup::of("/actorsx"), RouteGroup::Worker);
         assert_eq!(RouteGroup::of("/"), RouteGroup::Worker);
         assert_eq!(RouteGroup::of("/get"), RouteGroup::Worker);
+        assert_eq!(RouteGroup::of("/metrics"), RouteGroup::Admin);
+        assert_eq!(RouteGroup::of("/metrics/x"), RouteGroup::Worker);
     }
 
     #[test]

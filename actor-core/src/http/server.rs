@@ -6,8 +6,8 @@
 //! builder, configured from [`Limits`], in a task of its own, and a semaphore bounds how many
 //! connections are open at once.
 //!
-//! The stack around the routes, outermost first: a tracing span per request (tower-http's
-//! `TraceLayer`); a JSON body for the bare error responses of the layers below; panics caught
+//! The stack around the routes, outermost first: the request's metrics (its count by route
+//! and status, its latency); a tracing span per request (tower-http's `TraceLayer`); a JSON body for the bare error responses of the layers below; panics caught
 //! (tower-http's `CatchPanicLayer`); the request time limit (tower-http's `TimeoutLayer`);
 //! bearer tokens; the body size limit (tower-http's `RequestBodyLimitLayer`, and axum's
 //! `DefaultBodyLimit` for the extractors).
@@ -29,6 +29,7 @@ use axum::routing::{any, get, post};
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
+use metrics_exporter_prometheus::PrometheusHandle;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tokio::net::{TcpListener, TcpStream};
@@ -45,6 +46,7 @@ use super::auth::{Auth, RouteGroup, Tokens};
 use super::error::{Failure, kind_of_status};
 use super::fetch::{self, Fetch, FetchOf, FetchRoute};
 use super::limits::Limits;
+use super::prometheus;
 use super::routes::{self, ActorRoute, Listing, Route, Shared};
 use super::socket::{self, OpenSockets, SocketOf, SocketRoute, WebSocket};
 use super::worker::{self, FromWorker, MakeFetch};
@@ -102,6 +104,7 @@ impl Server {
             limits: Limits::default(),
             auth: Vec::new(),
             shutdown_timeout: Duration::from_secs(10),
+            metrics: Metrics::Install,
         }
     }
 
@@ -174,6 +177,17 @@ pub struct ServerBuilder {
     limits: Limits,
     auth: Vec<Auth>,
     shutdown_timeout: Duration,
+    metrics: Metrics,
+}
+
+/// Where `GET /metrics` gets its figures.
+enum Metrics {
+    /// From the recorder this crate installs in the process (once, on the first start).
+    Install,
+    /// From the program's own Prometheus recorder.
+    Handle(PrometheusHandle),
+    /// Nowhere: no metrics route.
+    Off,
 }
 
 impl fmt::Debug for ServerBuilder {
@@ -190,6 +204,14 @@ impl fmt::Debug for ServerBuilder {
             .field("limits", &self.limits)
             .field("auth", &self.auth)
             .field("shutdown_timeout", &self.shutdown_timeout)
+            .field(
+                "metrics",
+                &match self.metrics {
+                    Metrics::Install => "install",
+                    Metrics::Handle(_) => "handle",
+                    Metrics::Off => "off",
+                },
+            )
             .finish_non_exhaustive()
     }
 }
@@ -294,6 +316,40 @@ impl ServerBuilder {
         self
     }
 
+    /// Serves `GET /metrics` from `handle`: the Prometheus recorder the program installed
+    /// itself (with buckets of its own, say, or before anything else recorded).
+    ///
+    /// Without this, the first server of the process installs a Prometheus recorder as the
+    /// `metrics` facade's global recorder (with buckets for the runtime's histograms) and
+    /// every server serves it; if the program already installed a recorder of another kind,
+    /// there is no `/metrics` route (that recorder's exporter serves the figures). The
+    /// route is in [`RouteGroup::Admin`]: [`Auth::bearer`] guards it unless narrowed with
+    /// [`Auth::only`]. `docs/metrics.md` lists the metrics.
+    ///
+    /// ```no_run
+    /// # async fn demo(system: actor_core::System) -> Result<(), Box<dyn std::error::Error>> {
+    /// use actor_core::http::Server;
+    /// use actor_core::http::metrics_exporter_prometheus::PrometheusBuilder;
+    ///
+    /// let handle = PrometheusBuilder::new().install_recorder()?;
+    /// actor_core::describe_metrics();
+    /// let server = Server::builder(system).metrics(handle).start().await?;
+    /// # Ok(()) }
+    /// ```
+    #[must_use]
+    pub fn metrics(mut self, handle: PrometheusHandle) -> Self {
+        self.metrics = Metrics::Handle(handle);
+        self
+    }
+
+    /// No `GET /metrics` route, and no recorder installed by the server (the runtime still
+    /// records its metrics through any recorder the program installs).
+    #[must_use]
+    pub fn without_metrics(mut self) -> Self {
+        self.metrics = Metrics::Off;
+        self
+    }
+
     /// Declares the actor types to the system, builds the worker's environment, binds the
     /// address and starts accepting connections.
     pub async fn start(self) -> Result<Server, ServeError> {
@@ -359,7 +415,15 @@ impl ServerBuilder {
             stop: stopped.clone(),
             open_sockets: Arc::clone(&open_sockets),
         });
-        let router = router(shared, tokens, &self.limits);
+        let metrics = match self.metrics {
+            Metrics::Install => prometheus::installed(),
+            Metrics::Handle(handle) => Some(handle),
+            Metrics::Off => None,
+        };
+        if let Some(handle) = &metrics {
+            tokio::spawn(prometheus::upkeep(handle.clone(), stopped.clone()));
+        }
+        let router = router(shared, tokens, &self.limits, metrics);
         let mut http = http1::Builder::new();
         http.timer(TokioTimer::new())
             .header_read_timeout(self.limits.header_read_timeout)
@@ -385,8 +449,20 @@ impl ServerBuilder {
 }
 
 /// The routes and the middleware stack (see the module doc for its order).
-fn router(shared: Arc<Shared>, tokens: Arc<Tokens>, limits: &Limits) -> Router {
-    Router::new()
+fn router(
+    shared: Arc<Shared>,
+    tokens: Arc<Tokens>,
+    limits: &Limits,
+    metrics: Option<PrometheusHandle>,
+) -> Router {
+    let mut router = Router::new();
+    if let Some(handle) = metrics {
+        router = router.route(
+            prometheus::PATH,
+            get(move || std::future::ready(prometheus::render(&handle))),
+        );
+    }
+    router
         .route("/actors", get(routes::listing))
         .route("/actors/{type}/{key}/{action}", post(routes::call))
         .route("/actors/{type}/{key}/fetch", any(fetch::fetch))
@@ -414,6 +490,7 @@ fn router(shared: Arc<Shared>, tokens: Arc<Tokens>, limits: &Limits) -> Router {
                 .on_response(on_response)
                 .on_failure(()),
         )
+        .layer(axum::middleware::from_fn(prometheus::track))
 }
 
 /// The span of one request. `actor` is recorded by the actor routes; an action called by the
