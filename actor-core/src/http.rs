@@ -42,6 +42,7 @@
 //! | `POST /actors/{type}/{key}/{action}` | calls the action with a JSON object of arguments; answers its reply as JSON once durable |
 //! | `GET /actors` | the [`Listing`]: actor types, their actions and argument names |
 //! | anything else under `/actors` | 404 |
+//! | `GET /admin/` and `/admin/api/...` | the inspector, when enabled ([`ServerBuilder::inspector`]) |
 //! | every other path | the worker ([`ServerBuilder::worker`]), or 404 without one |
 //!
 //! An error is a JSON [`ErrorBody`] (`{"error":{"kind":"unknown_action","message":...}}`)
@@ -54,6 +55,7 @@
 //! - `error`: [`ErrorKind`], the body of every error, and how runtime errors map to it.
 //! - `routes`: the actor routes and the [`Listing`].
 //! - `worker`: the `fetch(request, env)` handler behind every other path.
+//! - `inspector`: the inspector's page (`inspector.html`, compiled in) and its JSON API.
 //! - `server`: [`ServerBuilder`], the accept loop (connection limit, header limits, one
 //!   task per connection), the middleware stack, and graceful shutdown.
 //! - `client`: [`Client`], the HTTP [`Transport`](crate::Transport) of a
@@ -66,6 +68,8 @@ mod auth;
 mod error;
 #[cfg(feature = "http")]
 mod fetch;
+#[cfg(feature = "http")]
+mod inspector;
 #[cfg(feature = "http")]
 mod limits;
 #[cfg(feature = "http")]

@@ -29,16 +29,27 @@ pub enum RouteGroup {
     Actors,
     /// The listing: `GET /actors`.
     Listing,
-    /// Every path not under `/actors`: the worker.
+    /// Every path neither under `/actors` nor under `/admin`: the worker.
     Worker,
+    /// The administration routes: `/admin` and every path under `/admin/`, such as the
+    /// inspector's JSON API ([`ServerBuilder::inspector`](crate::http::ServerBuilder::inspector)).
+    /// A worker that serves paths there (without the inspector) is in this group too. The
+    /// inspector's page itself, `GET /admin/`, is served without a token: it holds no data,
+    /// and its script sends the token on every call it makes.
+    Admin,
 }
 
 impl RouteGroup {
     /// Every group.
-    pub const ALL: [RouteGroup; 3] = [Self::Actors, Self::Listing, Self::Worker];
+    pub const ALL: [RouteGroup; 4] = [Self::Actors, Self::Listing, Self::Worker, Self::Admin];
 
     /// The group a request path belongs to.
     pub fn of(path: &str) -> Self {
+        if let Some(rest) = path.strip_prefix("/admin")
+            && (rest.is_empty() || rest.starts_with('/'))
+        {
+            return Self::Admin;
+        }
         match path.strip_prefix("/actors") {
             Some("") => Self::Listing,
             Some(rest) if rest.starts_with('/') => Self::Actors,
@@ -110,12 +121,18 @@ impl Auth {
 #[derive(Debug, Default)]
 pub(crate) struct Tokens {
     /// Indexed like [`RouteGroup::ALL`].
-    by_group: [Vec<Arc<[u8]>>; 3],
+    by_group: [Vec<Arc<[u8]>>; 4],
+    /// Paths served without a token whatever their group: pages that hold no data and send
+    /// the token themselves on the calls they make (the inspector's page).
+    open: Vec<&'static str>,
 }
 
 impl Tokens {
-    pub(crate) fn new(auths: &[Auth]) -> Self {
-        let mut tokens = Self::default();
+    pub(crate) fn new(auths: &[Auth], open: Vec<&'static str>) -> Self {
+        let mut tokens = Self {
+            open,
+            ..Self::default()
+        };
         for auth in auths {
             for group in &auth.groups {
                 let list = &mut tokens.by_group[index(*group)];
@@ -153,6 +170,7 @@ fn index(group: RouteGroup) -> usize {
         RouteGroup::Actors => 0,
         RouteGroup::Listing => 1,
         RouteGroup::Worker => 2,
+        RouteGroup::Admin => 3,
     }
 }
 
@@ -163,8 +181,9 @@ pub(crate) async fn require(
     request: Request,
     next: Next,
 ) -> Response {
-    let group = RouteGroup::of(request.uri().path());
-    if !tokens.protects(group) {
+    let path = request.uri().path();
+    let group = RouteGroup::of(path);
+    if !tokens.protects(group) || tokens.open.contains(&path) {
         return next.run(request).await;
     }
     let presented = request
@@ -203,6 +222,10 @@ mod tests {
         assert_eq!(RouteGroup::of("/actorsx"), RouteGroup::Worker);
         assert_eq!(RouteGroup::of("/"), RouteGroup::Worker);
         assert_eq!(RouteGroup::of("/get"), RouteGroup::Worker);
+        assert_eq!(RouteGroup::of("/admin"), RouteGroup::Admin);
+        assert_eq!(RouteGroup::of("/admin/"), RouteGroup::Admin);
+        assert_eq!(RouteGroup::of("/admin/api/types"), RouteGroup::Admin);
+        assert_eq!(RouteGroup::of("/administrator"), RouteGroup::Worker);
     }
 
     #[test]
@@ -216,15 +239,20 @@ mod tests {
 
     #[test]
     fn tokens_admit_only_their_groups() {
-        let tokens = Tokens::new(&[
-            Auth::bearer("all"),
-            Auth::bearer("actors").only([RouteGroup::Actors]),
-        ]);
+        let tokens = Tokens::new(
+            &[
+                Auth::bearer("all"),
+                Auth::bearer("actors").only([RouteGroup::Actors]),
+            ],
+            Vec::new(),
+        );
         assert!(tokens.admits(RouteGroup::Actors, b"actors"));
         assert!(tokens.admits(RouteGroup::Actors, b"all"));
         assert!(!tokens.admits(RouteGroup::Worker, b"actors"));
         assert!(!tokens.admits(RouteGroup::Listing, b"al"));
         assert!(!tokens.admits(RouteGroup::Listing, b"alll"));
+        assert!(tokens.admits(RouteGroup::Admin, b"all"));
+        assert!(!tokens.admits(RouteGroup::Admin, b"actors"));
         assert!(Auth::bearer("").check().is_err());
         assert!(Auth::bearer("a b").check().is_err());
         assert!(Auth::bearer("ok").check().is_ok());

@@ -217,6 +217,8 @@ pub(crate) struct Shared {
     pub(crate) worker: Option<Fetch>,
     /// The listing, encoded once.
     pub(crate) listing: Bytes,
+    /// Whether the inspector serves `/admin/` (then the worker does not).
+    pub(crate) inspector: bool,
     /// The limits on what clients control.
     pub(crate) limits: Limits,
     /// Set when the server stops (open sockets close).

@@ -44,6 +44,7 @@ use tracing::Span;
 use super::auth::{Auth, RouteGroup, Tokens};
 use super::error::{Failure, kind_of_status};
 use super::fetch::{self, Fetch, FetchOf, FetchRoute};
+use super::inspector;
 use super::limits::Limits;
 use super::routes::{self, ActorRoute, Listing, Route, Shared};
 use super::socket::{self, OpenSockets, SocketOf, SocketRoute, WebSocket};
@@ -101,6 +102,7 @@ impl Server {
             listen: DEFAULT_LISTEN,
             limits: Limits::default(),
             auth: Vec::new(),
+            inspector: false,
             shutdown_timeout: Duration::from_secs(10),
         }
     }
@@ -173,6 +175,8 @@ pub struct ServerBuilder {
     listen: SocketAddr,
     limits: Limits,
     auth: Vec<Auth>,
+    /// Whether the inspector's page and API are served under `/admin/`.
+    inspector: bool,
     shutdown_timeout: Duration,
 }
 
@@ -189,6 +193,7 @@ impl fmt::Debug for ServerBuilder {
             .field("listen", &self.listen)
             .field("limits", &self.limits)
             .field("auth", &self.auth)
+            .field("inspector", &self.inspector)
             .field("shutdown_timeout", &self.shutdown_timeout)
             .finish_non_exhaustive()
     }
@@ -284,6 +289,27 @@ impl ServerBuilder {
         self
     }
 
+    /// Serves the inspector: a web page at `GET /admin/` that shows the system as it runs
+    /// (actor types and their counts, an actor's keys and its state as a JSON tree, the
+    /// key-value stores and their entries, and a live chart of commits per second), and the
+    /// JSON API it reads under `/admin/api/`. Off by default.
+    ///
+    /// The routes are in [`RouteGroup::Admin`]: protect them with a token
+    /// ([`Auth::bearer`] covers every group). The page itself holds no data and is served
+    /// without one; it takes the token from its URL (`/admin/#token=...`: the fragment never
+    /// leaves the browser) or from its form, and sends it on each API call. With the
+    /// inspector on, every other path under `/admin/` answers 404 rather than reaching the
+    /// worker. `docs/operating.md` shows the page and lists the API.
+    ///
+    /// The data is the system's own file, read as it is now
+    /// ([`System::inspect`](crate::System::inspect)); on a system with a custom storage
+    /// backend the API answers 404.
+    #[must_use]
+    pub fn inspector(mut self) -> Self {
+        self.inspector = true;
+        self
+    }
+
     /// How long [`Server::shutdown`] lets requests in flight finish before it closes their
     /// connections (default 10 s). The system's own shutdown
     /// ([`SystemBuilder::shutdown_timeout`](crate::SystemBuilder::shutdown_timeout)) comes
@@ -300,7 +326,12 @@ impl ServerBuilder {
         for auth in &self.auth {
             auth.check()?;
         }
-        let tokens = Arc::new(Tokens::new(&self.auth));
+        let open_paths = if self.inspector {
+            vec!["/admin", inspector::PAGE_PATH]
+        } else {
+            Vec::new()
+        };
+        let tokens = Arc::new(Tokens::new(&self.auth, open_paths));
         let mut actors = BTreeMap::new();
         for route in self.actors {
             route.declare(&self.system).map_err(ServeError::Declare)?;
@@ -355,6 +386,7 @@ impl ServerBuilder {
             sockets,
             worker,
             listing,
+            inspector: self.inspector,
             limits: self.limits.clone(),
             stop: stopped.clone(),
             open_sockets: Arc::clone(&open_sockets),
@@ -386,7 +418,22 @@ impl ServerBuilder {
 
 /// The routes and the middleware stack (see the module doc for its order).
 fn router(shared: Arc<Shared>, tokens: Arc<Tokens>, limits: &Limits) -> Router {
-    Router::new()
+    let mut router = Router::new();
+    if shared.inspector {
+        router = router
+            .route("/admin", get(inspector::to_page))
+            .route(inspector::PAGE_PATH, get(inspector::page))
+            .route("/admin/api/types", get(inspector::types))
+            .route("/admin/api/actors/{type}", get(inspector::actor_keys))
+            .route("/admin/api/actors/{type}/{key}", get(inspector::actor))
+            .route("/admin/api/kv", get(inspector::stores))
+            .route("/admin/api/kv/{store}", get(inspector::kv_keys))
+            .route("/admin/api/kv/{store}/{key}", get(inspector::kv_value))
+            .route("/admin/api/stats", get(inspector::stats))
+            .route("/admin/api/live", get(inspector::live))
+            .route("/admin/api/{*rest}", any(inspector::no_api_route));
+    }
+    router
         .route("/actors", get(routes::listing))
         .route("/actors/{type}/{key}/{action}", post(routes::call))
         .route("/actors/{type}/{key}/fetch", any(fetch::fetch))
@@ -421,7 +468,13 @@ fn router(shared: Arc<Shared>, tokens: Arc<Tokens>, limits: &Limits) -> Router {
 fn request_span(request: &Request<Body>) -> Span {
     let route = match request.extensions().get::<MatchedPath>() {
         Some(route) => route.as_str(),
-        None if RouteGroup::of(request.uri().path()) == RouteGroup::Worker => "(worker)",
+        None if matches!(
+            RouteGroup::of(request.uri().path()),
+            RouteGroup::Worker | RouteGroup::Admin
+        ) =>
+        {
+            "(worker)"
+        }
         None => "(no route)",
     };
     tracing::info_span!(
