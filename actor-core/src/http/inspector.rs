@@ -12,10 +12,12 @@
 //! [`System::inspect`](crate::System::inspect), on a blocking thread: one read transaction
 //! per request, beside the writer. The live feed (`/admin/api/live`) is server-sent events
 //! read with `fetch` (so that it can carry the token, which an `EventSource` cannot): once a
-//! second, the commits of the last second and the system's actor counts.
+//! second, the commits of the last second and the system's actor counts, from one sampling
+//! task that keeps the last minute for a page that opens now.
 
+use std::collections::VecDeque;
 use std::convert::Infallible;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use axum::Json;
@@ -26,6 +28,7 @@ use axum::http::HeaderValue;
 use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, LOCATION};
 use axum::http::{HeaderName, StatusCode};
 use axum::response::{IntoResponse, Response};
+use futures_util::StreamExt as _;
 use serde::Serialize;
 use tokio::sync::watch;
 use tokio::time::{Instant, MissedTickBehavior};
@@ -53,8 +56,8 @@ const DEFAULT_PAGE_KEYS: usize = 100;
 /// The longest query string the API reads, in bytes: two keys and a number fit with room.
 const MAX_QUERY_BYTES: usize = 8 * 1024;
 
-/// How often the live feed reports.
-const LIVE_EVERY: Duration = Duration::from_secs(1);
+/// How often the commit rate is sampled (and the live feed reports).
+const SAMPLE_EVERY: Duration = Duration::from_secs(1);
 
 /// Where the page's script may connect and what it may load: only this server, nothing
 /// inline but the page's own style and script.
@@ -319,17 +322,21 @@ pub(crate) async fn kv_value(
 }
 
 /// One report of the system's counters: what [`stats`] answers and the live feed sends.
-#[derive(Serialize)]
+#[derive(Debug, Clone, Serialize)]
 struct Stats {
     /// Commits since the system opened.
     commits: u64,
-    /// Commits per second over the last interval (the live feed only).
+    /// Commits per second over the last second (the live feed only, once sampled).
     #[serde(skip_serializing_if = "Option::is_none")]
     commits_per_second: Option<f64>,
     /// Actors running.
     awake: usize,
     /// Actors the registry holds.
     registered: usize,
+    /// The commits per second of up to the last minute, oldest first (the live feed's first
+    /// event only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    history: Option<Vec<f64>>,
 }
 
 impl Stats {
@@ -340,7 +347,78 @@ impl Stats {
             commits_per_second: None,
             awake: stats.awake,
             registered: stats.registered,
+            history: None,
         }
+    }
+
+    /// The report as one server-sent event.
+    fn event(&self) -> Bytes {
+        // Numbers only: this cannot fail to encode.
+        let json = serde_json::to_string(self).unwrap_or_default();
+        Bytes::from(format!("data: {json}\n\n"))
+    }
+}
+
+/// The commit rate, sampled once a second by one task ([`sample`]) for every viewer of the
+/// live feed, with the last minute of it, so that a page opened now draws that minute at once.
+#[derive(Debug)]
+pub(crate) struct Rates {
+    /// The last [`HISTORY`] rates, oldest first. A std mutex: held to push or copy, never
+    /// across an await.
+    recent: Mutex<VecDeque<f64>>,
+    /// The newest sample (`None` before the first); every open feed waits on it.
+    latest: watch::Sender<Option<Stats>>,
+}
+
+/// How many samples the live feed's first event carries: a minute.
+const HISTORY: usize = 60;
+
+impl Rates {
+    pub(crate) fn new() -> Arc<Self> {
+        Arc::new(Self {
+            recent: Mutex::new(VecDeque::with_capacity(HISTORY)),
+            latest: watch::Sender::new(None),
+        })
+    }
+
+    fn recent(&self) -> MutexGuard<'_, VecDeque<f64>> {
+        self.recent.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// Samples the system's commit count once a second into `rates` until the server stops (or
+/// is dropped). Started with the server when the inspector is on.
+pub(crate) async fn sample(system: System, rates: Arc<Rates>, mut stop: watch::Receiver<bool>) {
+    let start = Instant::now();
+    let mut every = tokio::time::interval_at(start + SAMPLE_EVERY, SAMPLE_EVERY);
+    every.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    let (mut commits, mut at) = (system.stats().commits, start);
+    loop {
+        let now = tokio::select! {
+            biased;
+            // A dropped sender (the server gone) ends the sampling too.
+            _ = stop.wait_for(|stop| *stop) => return,
+            now = every.tick() => now,
+        };
+        let mut stats = Stats::of(&system);
+        let seconds = now.duration_since(at).as_secs_f64();
+        #[allow(clippy::cast_precision_loss)] // a count of commits in about a second
+        let rate = if seconds > 0.0 {
+            stats.commits.saturating_sub(commits) as f64 / seconds
+        } else {
+            0.0
+        };
+        let rate = (rate * 10.0).round() / 10.0;
+        (commits, at) = (stats.commits, now);
+        stats.commits_per_second = Some(rate);
+        {
+            let mut recent = rates.recent();
+            if recent.len() == HISTORY {
+                recent.pop_front();
+            }
+            recent.push_back(rate);
+        }
+        rates.latest.send_replace(Some(stats));
     }
 }
 
@@ -349,57 +427,39 @@ pub(crate) async fn stats(State(shared): State<Arc<Shared>>) -> Response {
     Json(Stats::of(&shared.system)).into_response()
 }
 
-/// `GET /admin/api/live`: server-sent events, one a second, each
+/// `GET /admin/api/live`: server-sent events. The first, at once, is the counters now with
+/// the last minute of rates (`"history":[...]`); then one a second,
 /// `data: {"commits":120,"commits_per_second":4.0,"awake":3,"registered":3}`, until the
 /// client goes away or the server shuts down.
 pub(crate) async fn live(State(shared): State<Arc<Shared>>) -> Response {
-    /// What the feed carries from one report to the next.
-    struct Feed {
-        system: System,
-        stop: watch::Receiver<bool>,
-        every: tokio::time::Interval,
-        commits: u64,
-        at: Instant,
-    }
-    let start = Instant::now();
-    let mut every = tokio::time::interval_at(start + LIVE_EVERY, LIVE_EVERY);
-    every.set_missed_tick_behavior(MissedTickBehavior::Delay);
-    let feed = Feed {
-        commits: shared.system.stats().commits,
-        system: shared.system.clone(),
-        stop: shared.stop.clone(),
-        every,
-        at: start,
+    let Some(rates) = shared.inspector.as_ref() else {
+        return no_route().into_response();
     };
-    let events = futures_util::stream::unfold(feed, |mut feed| async move {
-        let now = tokio::select! {
-            biased;
-            // A dropped sender (the server gone) ends the feed too.
-            _ = feed.stop.wait_for(|stop| *stop) => return None,
-            now = feed.every.tick() => now,
-        };
-        let mut stats = Stats::of(&feed.system);
-        let seconds = now.duration_since(feed.at).as_secs_f64();
-        let commits = stats.commits.saturating_sub(feed.commits);
-        #[allow(clippy::cast_precision_loss)] // a count of commits in about a second
-        let rate = if seconds > 0.0 {
-            commits as f64 / seconds
-        } else {
-            0.0
-        };
-        stats.commits_per_second = Some((rate * 10.0).round() / 10.0);
-        (feed.commits, feed.at) = (stats.commits, now);
-        // Numbers only: this cannot fail to encode.
-        let json = serde_json::to_string(&stats).unwrap_or_default();
-        let event = Bytes::from(format!("data: {json}\n\n"));
-        Some((Ok::<_, Infallible>(event), feed))
-    });
+    let mut latest = rates.latest.subscribe();
+    let mut first = Stats::of(&shared.system);
+    let history: Vec<f64> = rates.recent().iter().copied().collect();
+    first.commits_per_second = history.last().copied();
+    first.history = Some(history);
+    latest.mark_unchanged();
+    let first = futures_util::stream::once(std::future::ready(Ok(first.event())));
+    let rest = futures_util::stream::unfold(
+        (latest, shared.stop.clone()),
+        |(mut latest, mut stop)| async move {
+            tokio::select! {
+                biased;
+                _ = stop.wait_for(|stop| *stop) => return None,
+                changed = latest.changed() => changed.ok()?,
+            }
+            let event = latest.borrow_and_update().as_ref().map(Stats::event)?;
+            Some((Ok::<_, Infallible>(event), (latest, stop)))
+        },
+    );
     (
         [
             (CONTENT_TYPE, "text/event-stream"),
             (CACHE_CONTROL, "no-store"),
         ],
-        Body::from_stream(events),
+        Body::from_stream(first.chain(rest)),
     )
         .into_response()
 }

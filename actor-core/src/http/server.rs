@@ -378,6 +378,14 @@ impl ServerBuilder {
             tracing::warn!(%local_addr, "serving beyond this machine without a bearer token");
         }
         let (stop, stopped) = watch::channel(false);
+        let rates = self.inspector.then(inspector::Rates::new);
+        if let Some(rates) = &rates {
+            tokio::spawn(inspector::sample(
+                self.system.clone(),
+                Arc::clone(rates),
+                stopped.clone(),
+            ));
+        }
         let open_sockets = Arc::new(OpenSockets::default());
         let shared = Arc::new(Shared {
             system: self.system.clone(),
@@ -386,7 +394,7 @@ impl ServerBuilder {
             sockets,
             worker,
             listing,
-            inspector: self.inspector,
+            inspector: rates.clone(),
             limits: self.limits.clone(),
             stop: stopped.clone(),
             open_sockets: Arc::clone(&open_sockets),
@@ -419,7 +427,7 @@ impl ServerBuilder {
 /// The routes and the middleware stack (see the module doc for its order).
 fn router(shared: Arc<Shared>, tokens: Arc<Tokens>, limits: &Limits) -> Router {
     let mut router = Router::new();
-    if shared.inspector {
+    if shared.inspector.is_some() {
         router = router
             .route("/admin", get(inspector::to_page))
             .route(inspector::PAGE_PATH, get(inspector::page))

@@ -73,7 +73,7 @@ pub(crate) async fn serve(
         RouteGroup::Actors | RouteGroup::Listing => {
             return super::routes::no_route().into_response();
         }
-        RouteGroup::Admin if shared.inspector => {
+        RouteGroup::Admin if shared.inspector.is_some() => {
             return super::inspector::no_route().into_response();
         }
         _ => {}
