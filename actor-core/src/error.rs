@@ -155,6 +155,14 @@ pub enum InspectError {
         /// The panic's message.
         message: String,
     },
+    /// The running system read through ([`System::inspect`](crate::System::inspect)) has
+    /// shut down.
+    #[error("the system is shut down")]
+    Shutdown,
+    /// The running system does not run on a redb file (a custom storage backend), so there
+    /// is no file to inspect.
+    #[error("the system does not run on a redb file, so it cannot be inspected")]
+    NotFileBacked,
 }
 
 /// A backup ([`System::backup`](crate::System::backup),

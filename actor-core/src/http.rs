@@ -43,6 +43,7 @@
 //! | `GET /actors` | the [`Listing`]: actor types, their actions and argument names |
 //! | `GET /metrics` | the runtime's metrics in Prometheus text format ([`ServerBuilder::metrics`]) |
 //! | anything else under `/actors` | 404 |
+//! | `GET /admin/` and `/admin/api/...` | the inspector, when enabled ([`ServerBuilder::inspector`]) |
 //! | every other path | the worker ([`ServerBuilder::worker`]), or 404 without one |
 //!
 //! An error is a JSON [`ErrorBody`] (`{"error":{"kind":"unknown_action","message":...}}`)
@@ -57,6 +58,7 @@
 //! - `error`: [`ErrorKind`], the body of every error, and how runtime errors map to it.
 //! - `routes`: the actor routes and the [`Listing`].
 //! - `worker`: the `fetch(request, env)` handler behind every other path.
+//! - `inspector`: the inspector's page (`inspector.html`, compiled in) and its JSON API.
 //! - `server`: [`ServerBuilder`], the accept loop (connection limit, header limits, one
 //!   task per connection), the middleware stack, and graceful shutdown.
 //! - `client`: [`Client`], the HTTP [`Transport`](crate::Transport) of a
@@ -69,6 +71,8 @@ mod auth;
 mod error;
 #[cfg(feature = "http")]
 mod fetch;
+#[cfg(feature = "http")]
+mod inspector;
 #[cfg(feature = "http")]
 mod limits;
 #[cfg(feature = "http")]

@@ -10,6 +10,11 @@
 //! key-value stores, and [`verify`](Inspector::verify) reads every stored row and names those
 //! that do not decode.
 //!
+//! [`System::inspect`](crate::System::inspect) gives the same queries on the file of a system
+//! running in this process, through that system's own database (a second open of the file
+//! from the same process would be refused): each call is one read transaction on the newest
+//! commit, beside the writer, never blocking it.
+//!
 //! [`backup`] copies a file (from another process, also while a system runs on it) as one
 //! snapshot; [`System::backup`](crate::System::backup) does the same from inside the running
 //! system and reports what the copy cost the writer. [`restore`] puts a backup in place,
@@ -51,6 +56,7 @@ mod json;
 
 use std::ops::Bound;
 use std::path::{Path, PathBuf};
+use std::sync::Weak;
 use std::time::Duration;
 
 use redb::{
@@ -64,17 +70,29 @@ pub use self::json::cbor_to_json;
 use crate::error::{BackupError, DecodeError, InspectError, RestoreError, StorageError};
 use crate::panic::catch;
 use crate::snapshot::Record;
-use crate::storage::{ACTOR_SCHEDULES, ACTORS, KV, META, OUTBOX, SCHEDULES, STORAGE_FORMAT};
+use crate::storage::{
+    ACTOR_SCHEDULES, ACTORS, KV, META, OUTBOX, RedbStorage, SCHEDULES, STORAGE_FORMAT,
+};
 
 /// redb's page cache for a read-only open: enough for paging and a verify pass; the file is
 /// read once, so more buys little.
 const CACHE_BYTES: usize = 16 << 20;
 
-/// A store file, open read-only. See the [module docs](self).
+/// A store file, open read-only ([`Inspector::open`]), or the file of a system running in
+/// this process ([`System::inspect`](crate::System::inspect)). See the [module docs](self).
 pub struct Inspector {
-    db: ReadOnlyDatabase,
+    source: Source,
     path: PathBuf,
     format: u32,
+}
+
+/// Where an [`Inspector`] begins its read transactions.
+enum Source {
+    /// A file this inspector opened read-only.
+    File(ReadOnlyDatabase),
+    /// The database of a system running in this process. Weak: the system's shutdown lets
+    /// the file go, and an inspector kept past it must not hold the file open.
+    Live(Weak<RedbStorage>),
 }
 
 impl std::fmt::Debug for Inspector {
@@ -321,8 +339,19 @@ impl Inspector {
             }
             Err(message) => return Err(InspectError::Damaged { path, message }),
         };
+        Self::new(Source::File(db), path)
+    }
+
+    /// An inspector on the database of a running system (see
+    /// [`System::inspect`](crate::System::inspect)).
+    pub(crate) fn live(file: Weak<RedbStorage>, path: PathBuf) -> Result<Self, InspectError> {
+        Self::new(Source::Live(file), path)
+    }
+
+    /// Checks the file's storage format.
+    fn new(source: Source, path: PathBuf) -> Result<Self, InspectError> {
         let mut inspector = Self {
-            db,
+            source,
             path,
             format: 0,
         };
@@ -359,21 +388,31 @@ impl Inspector {
     }
 
     /// Runs `f` on one read transaction; a redb error becomes [`InspectError::Read`], a
-    /// panic (redb reading a damaged page) [`InspectError::Damaged`].
+    /// panic (redb reading a damaged page) [`InspectError::Damaged`], and a running system
+    /// that has shut down since [`InspectError::Shutdown`].
     fn read<T>(
         &self,
         f: impl FnOnce(&ReadTransaction) -> Result<T, redb::Error>,
     ) -> Result<T, InspectError> {
+        let failed = |source| InspectError::Read {
+            path: self.path.clone(),
+            source,
+        };
         let result = catch(|| {
-            let txn = self.db.begin_read()?;
-            f(&txn)
+            let txn = match &self.source {
+                Source::File(db) => db
+                    .begin_read()
+                    .map_err(|e| failed(StorageError::from(redb::Error::from(e))))?,
+                Source::Live(file) => file
+                    .upgrade()
+                    .ok_or(InspectError::Shutdown)?
+                    .begin_read()
+                    .map_err(failed)?,
+            };
+            f(&txn).map_err(|e| failed(StorageError::from(e)))
         });
         match result {
-            Ok(Ok(value)) => Ok(value),
-            Ok(Err(error)) => Err(InspectError::Read {
-                path: self.path.clone(),
-                source: StorageError::from(error),
-            }),
+            Ok(result) => result,
             Err(message) => Err(InspectError::Damaged {
                 path: self.path.clone(),
                 message,
@@ -728,10 +767,13 @@ pub fn backup(
     let inspector = Inspector::open(source)?;
     let started = std::time::Instant::now();
     let copied = catch(|| {
-        let txn = inspector
-            .db
-            .begin_read()
-            .map_err(|e| BackupError::Read(StorageError::from(redb::Error::from(e))))?;
+        let txn = match &inspector.source {
+            Source::File(db) => db
+                .begin_read()
+                .map_err(|e| BackupError::Read(StorageError::from(redb::Error::from(e))))?,
+            // `Inspector::open` opens files only.
+            Source::Live(_) => return Err(BackupError::NotFileBacked),
+        };
         copy_snapshot(&txn, out)
     })
     .map_err(|message| {

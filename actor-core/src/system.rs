@@ -22,11 +22,12 @@ use crate::actor::Actor;
 use crate::ctx::Ctx;
 use crate::deliver::{Deliver, Delivered, Deliverers};
 use crate::error::{
-    AskError, BackupError, BindingError, KvError, OpenError, StartError, StopReason, StorageError,
+    AskError, BackupError, BindingError, InspectError, KvError, OpenError, StartError, StopReason,
+    StorageError,
 };
 use crate::handle::Handle;
 use crate::host::Host;
-use crate::inspect::{BackupReport, CommitLatency, copy_snapshot};
+use crate::inspect::{BackupReport, CommitLatency, Inspector, copy_snapshot};
 use crate::key::{ActorKey, ActorPath};
 use crate::kv::{Bindings, Env, KvStore};
 use crate::limits::MAX_ACTOR_KEY_BYTES;
@@ -174,13 +175,58 @@ impl System {
         Ok(env)
     }
 
-    /// How many actors are in memory (running) and how many the registry knows, for
-    /// monitoring. Sleeping actors whose handles were all dropped are in neither.
+    /// How many actors are in memory (running) and how many the registry knows, and how
+    /// many commits the writer has made, for monitoring. Sleeping actors whose handles were
+    /// all dropped are in neither count. Two readings of
+    /// [`commits`](SystemStats::commits) a second apart give the commit rate.
     pub fn stats(&self) -> SystemStats {
         SystemStats {
             awake: self.inner.live.count(),
             registered: self.inner.registry().len(),
+            commits: self.inner.store.writer().times().total(),
         }
+    }
+
+    /// The queries of an [`Inspector`] (actor types and counts, pages of keys, one actor's
+    /// record with its state as JSON, the key-value stores) on this system's own file, as
+    /// it is now: each query is one read transaction on the newest commit, taken beside the
+    /// writer without pausing it. Everything acknowledged before a query is in what it reads.
+    ///
+    /// Queries are blocking reads: from async code, run the longer ones (a count of every
+    /// type reads every key) on a blocking thread. The inspector does not keep the file open:
+    /// once the system has shut down, its queries fail with [`InspectError::Shutdown`].
+    ///
+    /// ```
+    /// # use actor_core::{actions, Actor, System};
+    /// # use serde::{Deserialize, Serialize};
+    /// # #[derive(Actor, Serialize, Deserialize, Default)]
+    /// # struct Counter { count: i64 }
+    /// # #[actions]
+    /// # impl Counter {
+    /// #     pub async fn increment(&mut self, by: i64) -> i64 { self.count += by; self.count }
+    /// # }
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), actor_core::Error> {
+    /// let system = System::temporary().await?;
+    /// system.get_or_create::<Counter>("room-42").await?.increment(3).await?;
+    ///
+    /// let inspector = system.inspect()?;
+    /// assert_eq!(inspector.types()?[0].count, 1);
+    /// let record = inspector.actor("Counter", "room-42")?.expect("stored");
+    /// assert_eq!(record.state()?, serde_json::json!({"count": 3}));
+    /// # system.shutdown().await;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn inspect(&self) -> Result<Inspector, InspectError> {
+        if self.inner.closed.load(Ordering::SeqCst) {
+            return Err(InspectError::Shutdown);
+        }
+        // A claim is taken for exactly the files the system opened itself.
+        let (Some(path), Some(_)) = (self.inner.path.clone(), &self.inner.claim) else {
+            return Err(InspectError::NotFileBacked);
+        };
+        Inspector::live(self.inner.file.clone(), path)
     }
 
     /// The database file, if the system runs on one.
@@ -753,6 +799,9 @@ pub struct SystemStats {
     pub awake: usize,
     /// Actors the registry holds: awake ones, and sleeping ones someone still has a handle to.
     pub registered: usize,
+    /// Commits the writer has made since the system opened (each covers every write queued
+    /// while the one before ran). Only ever grows.
+    pub commits: u64,
 }
 
 /// A way to declare an actor type when the system opens ([`SystemBuilder::actor`]).

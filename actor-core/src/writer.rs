@@ -70,10 +70,14 @@ pub(crate) struct WriterHandle {
     times: Arc<CommitTimes>,
 }
 
-/// How long the writer's commits took since the last [`take`](CommitTimes::take): atomics,
-/// so the writer records each commit without a lock and a reader never stalls it.
+/// How long the writer's commits took since the last [`take`](CommitTimes::take), and how
+/// many there have been in all: atomics, so the writer records each commit without a lock
+/// and a reader never stalls it.
 #[derive(Debug, Default)]
 pub(crate) struct CommitTimes {
+    /// Every commit since the writer started, never reset: readers take differences (a
+    /// commit rate) without disturbing one another's windows.
+    all: AtomicU64,
     count: AtomicU64,
     total_us: AtomicU64,
     longest_us: AtomicU64,
@@ -90,9 +94,15 @@ pub(crate) struct CommitWindow {
 impl CommitTimes {
     fn record(&self, took: Duration) {
         let us = u64::try_from(took.as_micros()).unwrap_or(u64::MAX);
+        self.all.fetch_add(1, Ordering::Relaxed);
         self.count.fetch_add(1, Ordering::Relaxed);
         self.total_us.fetch_add(us, Ordering::Relaxed);
         self.longest_us.fetch_max(us, Ordering::Relaxed);
+    }
+
+    /// How many commits the writer has made since it started (failed ones included).
+    pub(crate) fn total(&self) -> u64 {
+        self.all.load(Ordering::Relaxed)
     }
 
     /// The commits since the last call, and a new window from now. The three counters are

@@ -29,9 +29,13 @@ pub enum RouteGroup {
     Actors,
     /// The listing: `GET /actors`.
     Listing,
-    /// Every other path: the worker.
+    /// Every path neither under `/actors` nor under `/admin`, except `/metrics`: the worker.
     Worker,
-    /// The operator's routes: `GET /metrics`.
+    /// The operator's routes: `GET /metrics`, `/admin` and every path under `/admin/`, such as
+    /// the inspector's JSON API ([`ServerBuilder::inspector`](crate::http::ServerBuilder::inspector))
+    /// and `POST /admin/backup`. A worker that serves paths there (without the inspector) is in
+    /// this group too. The inspector's page itself, `GET /admin/`, is served without a token: it
+    /// holds no data, and its script sends the token on every call it makes.
     Admin,
 }
 
@@ -42,6 +46,11 @@ impl RouteGroup {
     /// The group a request path belongs to.
     pub fn of(path: &str) -> Self {
         if path == super::prometheus::PATH {
+            return Self::Admin;
+        }
+        if let Some(rest) = path.strip_prefix("/admin")
+            && (rest.is_empty() || rest.starts_with('/'))
+        {
             return Self::Admin;
         }
         match path.strip_prefix("/actors") {
@@ -117,11 +126,17 @@ impl Auth {
 pub(crate) struct Tokens {
     /// Indexed like [`RouteGroup::ALL`].
     by_group: [Vec<Arc<[u8]>>; RouteGroup::ALL.len()],
+    /// Paths served without a token whatever their group: pages that hold no data and send
+    /// the token themselves on the calls they make (the inspector's page).
+    open: Vec<&'static str>,
 }
 
 impl Tokens {
-    pub(crate) fn new(auths: &[Auth]) -> Self {
-        let mut tokens = Self::default();
+    pub(crate) fn new(auths: &[Auth], open: Vec<&'static str>) -> Self {
+        let mut tokens = Self {
+            open,
+            ..Self::default()
+        };
         for auth in auths {
             for group in &auth.groups {
                 let list = &mut tokens.by_group[index(*group)];
@@ -170,8 +185,9 @@ pub(crate) async fn require(
     request: Request,
     next: Next,
 ) -> Response {
-    let group = RouteGroup::of(request.uri().path());
-    if !tokens.protects(group) {
+    let path = request.uri().path();
+    let group = RouteGroup::of(path);
+    if !tokens.protects(group) || tokens.open.contains(&path) {
         return next.run(request).await;
     }
     let presented = request
@@ -212,6 +228,10 @@ mod tests {
         assert_eq!(RouteGroup::of("/get"), RouteGroup::Worker);
         assert_eq!(RouteGroup::of("/metrics"), RouteGroup::Admin);
         assert_eq!(RouteGroup::of("/metrics/x"), RouteGroup::Worker);
+        assert_eq!(RouteGroup::of("/admin"), RouteGroup::Admin);
+        assert_eq!(RouteGroup::of("/admin/"), RouteGroup::Admin);
+        assert_eq!(RouteGroup::of("/admin/api/types"), RouteGroup::Admin);
+        assert_eq!(RouteGroup::of("/administrator"), RouteGroup::Worker);
     }
 
     #[test]
@@ -225,15 +245,20 @@ mod tests {
 
     #[test]
     fn tokens_admit_only_their_groups() {
-        let tokens = Tokens::new(&[
-            Auth::bearer("all"),
-            Auth::bearer("actors").only([RouteGroup::Actors]),
-        ]);
+        let tokens = Tokens::new(
+            &[
+                Auth::bearer("all"),
+                Auth::bearer("actors").only([RouteGroup::Actors]),
+            ],
+            Vec::new(),
+        );
         assert!(tokens.admits(RouteGroup::Actors, b"actors"));
         assert!(tokens.admits(RouteGroup::Actors, b"all"));
         assert!(!tokens.admits(RouteGroup::Worker, b"actors"));
         assert!(!tokens.admits(RouteGroup::Listing, b"al"));
         assert!(!tokens.admits(RouteGroup::Listing, b"alll"));
+        assert!(tokens.admits(RouteGroup::Admin, b"all"));
+        assert!(!tokens.admits(RouteGroup::Admin, b"actors"));
         assert!(Auth::bearer("").check().is_err());
         assert!(Auth::bearer("a b").check().is_err());
         assert!(Auth::bearer("ok").check().is_ok());

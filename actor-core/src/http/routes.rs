@@ -217,6 +217,8 @@ pub(crate) struct Shared {
     pub(crate) worker: Option<Fetch>,
     /// The listing, encoded once.
     pub(crate) listing: Bytes,
+    /// With the inspector on (it serves `/admin/`, the worker does not): its commit rates.
+    pub(crate) inspector: Option<Arc<super::inspector::Rates>>,
     /// The limits on what clients control.
     pub(crate) limits: Limits,
     /// Set when the server stops (open sockets close).

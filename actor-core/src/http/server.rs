@@ -45,6 +45,7 @@ use tracing::Span;
 use super::auth::{Auth, RouteGroup, Tokens};
 use super::error::{Failure, kind_of_status};
 use super::fetch::{self, Fetch, FetchOf, FetchRoute};
+use super::inspector;
 use super::limits::Limits;
 use super::prometheus;
 use super::routes::{self, ActorRoute, Listing, Route, Shared};
@@ -103,6 +104,7 @@ impl Server {
             listen: DEFAULT_LISTEN,
             limits: Limits::default(),
             auth: Vec::new(),
+            inspector: false,
             shutdown_timeout: Duration::from_secs(10),
             metrics: Metrics::Install,
         }
@@ -176,6 +178,8 @@ pub struct ServerBuilder {
     listen: SocketAddr,
     limits: Limits,
     auth: Vec<Auth>,
+    /// Whether the inspector's page and API are served under `/admin/`.
+    inspector: bool,
     shutdown_timeout: Duration,
     metrics: Metrics,
 }
@@ -203,6 +207,7 @@ impl fmt::Debug for ServerBuilder {
             .field("listen", &self.listen)
             .field("limits", &self.limits)
             .field("auth", &self.auth)
+            .field("inspector", &self.inspector)
             .field("shutdown_timeout", &self.shutdown_timeout)
             .field(
                 "metrics",
@@ -306,6 +311,27 @@ impl ServerBuilder {
         self
     }
 
+    /// Serves the inspector: a web page at `GET /admin/` that shows the system as it runs
+    /// (actor types and their counts, an actor's keys and its state as a JSON tree, the
+    /// key-value stores and their entries, and a live chart of commits per second), and the
+    /// JSON API it reads under `/admin/api/`. Off by default.
+    ///
+    /// The routes are in [`RouteGroup::Admin`]: protect them with a token
+    /// ([`Auth::bearer`] covers every group). The page itself holds no data and is served
+    /// without one; it takes the token from its URL (`/admin/#token=...`: the fragment never
+    /// leaves the browser) or from its form, and sends it on each API call. With the
+    /// inspector on, every other path under `/admin/` answers 404 rather than reaching the
+    /// worker. `docs/operating.md` shows the page and lists the API.
+    ///
+    /// The data is the system's own file, read as it is now
+    /// ([`System::inspect`](crate::System::inspect)); on a system with a custom storage
+    /// backend the API answers 404.
+    #[must_use]
+    pub fn inspector(mut self) -> Self {
+        self.inspector = true;
+        self
+    }
+
     /// How long [`Server::shutdown`] lets requests in flight finish before it closes their
     /// connections (default 10 s). The system's own shutdown
     /// ([`SystemBuilder::shutdown_timeout`](crate::SystemBuilder::shutdown_timeout)) comes
@@ -356,32 +382,14 @@ impl ServerBuilder {
         for auth in &self.auth {
             auth.check()?;
         }
-        let tokens = Arc::new(Tokens::new(&self.auth));
-        let mut actors = BTreeMap::new();
-        for route in self.actors {
-            route.declare(&self.system).map_err(ServeError::Declare)?;
-            if let Some(&action) = route
-                .actions()
-                .iter()
-                .find(|&&name| RESERVED_ACTIONS.contains(&name))
-            {
-                return Err(ServeError::ReservedAction {
-                    actor: route.name(),
-                    action,
-                });
-            }
-            actors.insert(route.name(), route);
-        }
-        let mut fetchers = BTreeMap::new();
-        for route in self.fetchers {
-            route.declare(&self.system).map_err(ServeError::Declare)?;
-            fetchers.insert(route.name(), route);
-        }
-        let mut sockets = BTreeMap::new();
-        for route in self.sockets {
-            route.declare(&self.system).map_err(ServeError::Declare)?;
-            sockets.insert(route.name(), route);
-        }
+        let open_paths = if self.inspector {
+            vec!["/admin", inspector::PAGE_PATH]
+        } else {
+            Vec::new()
+        };
+        let tokens = Arc::new(Tokens::new(&self.auth, open_paths));
+        let (actors, fetchers, sockets) =
+            declare(&self.system, self.actors, self.fetchers, self.sockets)?;
         let worker = match self.worker {
             Some(make) => Some(make(&self.system).map_err(ServeError::Env)?),
             None => None,
@@ -389,20 +397,19 @@ impl ServerBuilder {
         let listing = Listing::new(&actors, &fetchers, &sockets, worker.is_some());
         // A listing is names and booleans: it always encodes.
         let listing = Bytes::from(serde_json::to_vec(&listing).unwrap_or_default());
-        let listener = TcpListener::bind(self.listen)
-            .await
-            .map_err(|source| ServeError::Bind {
-                addr: self.listen,
-                source,
-            })?;
-        let local_addr = listener.local_addr().map_err(|source| ServeError::Bind {
-            addr: self.listen,
-            source,
-        })?;
+        let (listener, local_addr) = bind(self.listen).await?;
         if !local_addr.ip().is_loopback() && !tokens.any() {
             tracing::warn!(%local_addr, "serving beyond this machine without a bearer token");
         }
         let (stop, stopped) = watch::channel(false);
+        let rates = self.inspector.then(inspector::Rates::new);
+        if let Some(rates) = &rates {
+            tokio::spawn(inspector::sample(
+                self.system.clone(),
+                Arc::clone(rates),
+                stopped.clone(),
+            ));
+        }
         let open_sockets = Arc::new(OpenSockets::default());
         let shared = Arc::new(Shared {
             system: self.system.clone(),
@@ -411,6 +418,7 @@ impl ServerBuilder {
             sockets,
             worker,
             listing,
+            inspector: rates.clone(),
             limits: self.limits.clone(),
             stop: stopped.clone(),
             open_sockets: Arc::clone(&open_sockets),
@@ -448,6 +456,60 @@ impl ServerBuilder {
     }
 }
 
+/// The actor types by name, declared to the system; an action named like a route is refused.
+#[allow(clippy::type_complexity)]
+fn declare(
+    system: &System,
+    actor_routes: Vec<Box<dyn ActorRoute>>,
+    fetch_routes: Vec<Box<dyn FetchRoute>>,
+    socket_routes: Vec<Box<dyn SocketRoute>>,
+) -> Result<
+    (
+        BTreeMap<&'static str, Box<dyn ActorRoute>>,
+        BTreeMap<&'static str, Box<dyn FetchRoute>>,
+        BTreeMap<&'static str, Box<dyn SocketRoute>>,
+    ),
+    ServeError,
+> {
+    let mut actors = BTreeMap::new();
+    for route in actor_routes {
+        route.declare(system).map_err(ServeError::Declare)?;
+        if let Some(&action) = route
+            .actions()
+            .iter()
+            .find(|&&name| RESERVED_ACTIONS.contains(&name))
+        {
+            return Err(ServeError::ReservedAction {
+                actor: route.name(),
+                action,
+            });
+        }
+        actors.insert(route.name(), route);
+    }
+    let mut fetchers = BTreeMap::new();
+    for route in fetch_routes {
+        route.declare(system).map_err(ServeError::Declare)?;
+        fetchers.insert(route.name(), route);
+    }
+    let mut sockets = BTreeMap::new();
+    for route in socket_routes {
+        route.declare(system).map_err(ServeError::Declare)?;
+        sockets.insert(route.name(), route);
+    }
+    Ok((actors, fetchers, sockets))
+}
+
+/// Binds `listen`; returns the listener and the address it got (its port, for port 0).
+async fn bind(listen: SocketAddr) -> Result<(TcpListener, SocketAddr), ServeError> {
+    let error = |source| ServeError::Bind {
+        addr: listen,
+        source,
+    };
+    let listener = TcpListener::bind(listen).await.map_err(error)?;
+    let local_addr = listener.local_addr().map_err(error)?;
+    Ok((listener, local_addr))
+}
+
 /// The routes and the middleware stack (see the module doc for its order).
 fn router(
     shared: Arc<Shared>,
@@ -461,6 +523,20 @@ fn router(
             prometheus::PATH,
             get(move || std::future::ready(prometheus::render(&handle))),
         );
+    }
+    if shared.inspector.is_some() {
+        router = router
+            .route("/admin", get(inspector::to_page))
+            .route(inspector::PAGE_PATH, get(inspector::page))
+            .route("/admin/api/types", get(inspector::types))
+            .route("/admin/api/actors/{type}", get(inspector::actor_keys))
+            .route("/admin/api/actors/{type}/{key}", get(inspector::actor))
+            .route("/admin/api/kv", get(inspector::stores))
+            .route("/admin/api/kv/{store}", get(inspector::kv_keys))
+            .route("/admin/api/kv/{store}/{key}", get(inspector::kv_value))
+            .route("/admin/api/stats", get(inspector::stats))
+            .route("/admin/api/live", get(inspector::live))
+            .route("/admin/api/{*rest}", any(inspector::no_api_route));
     }
     router
         .route("/actors", get(routes::listing))
@@ -498,7 +574,13 @@ fn router(
 fn request_span(request: &Request<Body>) -> Span {
     let route = match request.extensions().get::<MatchedPath>() {
         Some(route) => route.as_str(),
-        None if RouteGroup::of(request.uri().path()) == RouteGroup::Worker => "(worker)",
+        None if matches!(
+            RouteGroup::of(request.uri().path()),
+            RouteGroup::Worker | RouteGroup::Admin
+        ) =>
+        {
+            "(worker)"
+        }
         None => "(no route)",
     };
     tracing::info_span!(

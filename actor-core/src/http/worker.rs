@@ -61,15 +61,22 @@ where
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct FromWorker;
 
-/// Every path no route matched: under `/actors`, 404; elsewhere the worker, with the body
-/// read (within the limit), or 404 without a worker.
+/// Every path no route matched: under `/actors`, 404; under `/admin` with the inspector on,
+/// 404; elsewhere the worker, with the body read (within the limit), or 404 without a
+/// worker.
 pub(crate) async fn serve(
     State(shared): State<Arc<Shared>>,
     parts: Parts,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    if RouteGroup::of(parts.uri.path()) != RouteGroup::Worker {
-        return super::routes::no_route().into_response();
+    match RouteGroup::of(parts.uri.path()) {
+        RouteGroup::Actors | RouteGroup::Listing => {
+            return super::routes::no_route().into_response();
+        }
+        RouteGroup::Admin if shared.inspector.is_some() => {
+            return super::inspector::no_route().into_response();
+        }
+        _ => {}
     }
     let Some(fetch) = &shared.worker else {
         return Failure::new(ErrorKind::NotFound, "no route has this path").into_response();
