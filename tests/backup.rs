@@ -183,3 +183,65 @@ async fn a_system_on_a_custom_storage_has_no_file_to_back_up() {
     ));
     system.shutdown().await;
 }
+
+#[tokio::test]
+async fn the_admin_route_backs_up_into_its_directory_and_keeps_the_newest() {
+    use actor_core::http::{Auth, Server};
+
+    let dir = scratch::TempDir::new("backup-route");
+    let backups = dir.path().join("backups");
+    std::fs::create_dir_all(&backups).unwrap();
+    // Not one of the route's files: never deleted.
+    std::fs::write(backups.join("backup-keep-me.redb"), b"mine").unwrap();
+    let system = System::open(dir.path().join("data.redb")).await.unwrap();
+    let counter = system.get_or_create::<Counter>("c").await.unwrap();
+    counter.ask(Op::Add(7)).await.unwrap();
+    let server = Server::builder(system)
+        .listen(([127, 0, 0, 1], 0))
+        .auth(Auth::bearer("an-operator-token"))
+        .backups(&backups, 2)
+        .start()
+        .await
+        .unwrap();
+    let url = format!("http://{}/admin/backup", server.local_addr());
+    let client = reqwest::Client::builder().no_proxy().build().unwrap();
+
+    let refused = client.post(&url).send().await.unwrap();
+    assert_eq!(refused.status(), 401);
+    let mut files = Vec::new();
+    for _ in 0..3 {
+        let answer = client
+            .post(&url)
+            .bearer_auth("an-operator-token")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), 200);
+        let report: serde_json::Value =
+            serde_json::from_slice(&answer.bytes().await.unwrap()).unwrap();
+        assert!(report["bytes"].as_u64().unwrap() > 0, "{report}");
+        assert!(report["during"]["commits"].is_u64(), "{report}");
+        files.push(report["file"].as_str().unwrap().to_owned());
+        // Names are by the millisecond.
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    let mut kept: Vec<String> = std::fs::read_dir(&backups)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    kept.sort();
+    assert_eq!(
+        kept,
+        [
+            files[1].clone(),
+            files[2].clone(),
+            "backup-keep-me.redb".to_owned()
+        ]
+    );
+    server.shutdown().await;
+
+    let copy = System::open(backups.join(&files[2])).await.unwrap();
+    let counter = copy.get::<Counter>("c").await.unwrap();
+    assert_eq!(counter.ask(Op::Get).await.unwrap(), 7);
+    copy.shutdown().await;
+}

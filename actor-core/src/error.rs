@@ -999,6 +999,16 @@ pub enum ClientError {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ServeError {
+    /// The directory of [`ServerBuilder::backups`](crate::http::ServerBuilder::backups) could
+    /// not be created.
+    #[error("{dir}: cannot create the backup directory")]
+    BackupDir {
+        /// The directory.
+        dir: std::path::PathBuf,
+        /// What the operating system reported.
+        #[source]
+        source: std::io::Error,
+    },
     /// The address could not be bound (in use, not local, no permission).
     #[error("cannot listen on {addr}")]
     Bind {

@@ -58,6 +58,9 @@
 //! - `error`: [`ErrorKind`], the body of every error, and how runtime errors map to it.
 //! - `routes`: the actor routes and the [`Listing`].
 //! - `worker`: the `fetch(request, env)` handler behind every other path.
+//! - `fetch`: [`Fetch`], raw requests handled inside an actor (`/actors/{type}/{key}/fetch`).
+//! - `socket`: [`WebSocket`], the hooks, [`Socket`], and the task serving one connection.
+//! - `admin`: `POST /admin/backup`, an online backup into the directory the program chose.
 //! - `inspector`: the inspector's page (`inspector.html`, compiled in) and its JSON API.
 //! - `server`: [`ServerBuilder`], the accept loop (connection limit, header limits, one
 //!   task per connection), the middleware stack, and graceful shutdown.
@@ -65,6 +68,8 @@
 //!   [`Remote`](crate::Remote): URLs, bearer token, time limit, and reading answers.
 
 // The server (the `http` feature).
+#[cfg(feature = "http")]
+mod admin;
 #[cfg(feature = "http")]
 mod auth;
 #[cfg(feature = "http")]

@@ -16,6 +16,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::future::Future;
 use std::net::{Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -42,6 +43,7 @@ use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 use tracing::Span;
 
+use super::admin;
 use super::auth::{Auth, RouteGroup, Tokens};
 use super::error::{Failure, kind_of_status};
 use super::fetch::{self, Fetch, FetchOf, FetchRoute};
@@ -107,6 +109,7 @@ impl Server {
             inspector: false,
             shutdown_timeout: Duration::from_secs(10),
             metrics: Metrics::Install,
+            backups: None,
         }
     }
 
@@ -182,6 +185,8 @@ pub struct ServerBuilder {
     inspector: bool,
     shutdown_timeout: Duration,
     metrics: Metrics,
+    /// Where `POST /admin/backup` writes, and how many backups it keeps.
+    backups: Option<(PathBuf, usize)>,
 }
 
 /// Where `GET /metrics` gets its figures.
@@ -368,6 +373,18 @@ impl ServerBuilder {
         self
     }
 
+    /// Serves `POST /admin/backup` (route group [`RouteGroup::Admin`]): each request writes
+    /// an online backup of the system ([`System::backup`](crate::System::backup)) into `dir`
+    /// as `backup-{unix ms}.redb` and answers its report as JSON; the client names no path.
+    /// The newest `keep` backups (at least 1) are kept and the oldest of this route's files
+    /// beyond them deleted, so requests cannot fill the disk. `dir` is created if missing.
+    /// Put a token on [`RouteGroup::Admin`] whenever others can reach the server.
+    #[must_use]
+    pub fn backups(mut self, dir: impl Into<PathBuf>, keep: usize) -> Self {
+        self.backups = Some((dir.into(), keep.max(1)));
+        self
+    }
+
     /// No `GET /metrics` route, and no recorder installed by the server (the runtime still
     /// records its metrics through any recorder the program installs).
     #[must_use]
@@ -431,7 +448,21 @@ impl ServerBuilder {
         if let Some(handle) = &metrics {
             tokio::spawn(prometheus::upkeep(handle.clone(), stopped.clone()));
         }
-        let router = router(shared, tokens, &self.limits, metrics);
+        let backups = match self.backups {
+            Some((dir, keep)) => {
+                std::fs::create_dir_all(&dir).map_err(|source| ServeError::BackupDir {
+                    dir: dir.clone(),
+                    source,
+                })?;
+                Some(Arc::new(admin::Backups {
+                    system: self.system.clone(),
+                    dir,
+                    keep,
+                }))
+            }
+            None => None,
+        };
+        let router = router(shared, tokens, &self.limits, metrics, backups);
         let mut http = http1::Builder::new();
         http.timer(TokioTimer::new())
             .header_read_timeout(self.limits.header_read_timeout)
@@ -516,8 +547,15 @@ fn router(
     tokens: Arc<Tokens>,
     limits: &Limits,
     metrics: Option<PrometheusHandle>,
+    backups: Option<Arc<admin::Backups>>,
 ) -> Router {
     let mut router = Router::new();
+    if let Some(backups) = backups {
+        router = router.route(
+            admin::BACKUP_PATH,
+            post(move || admin::backup(Arc::clone(&backups))),
+        );
+    }
     if let Some(handle) = metrics {
         router = router.route(
             prometheus::PATH,
