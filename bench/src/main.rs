@@ -14,7 +14,8 @@
 //! `read_round_trip`, `idle_actor_memory`, `cold_wake`, `open_1m`, `durable_vs_callers`,
 //! `kv_set`, `kv_get` (the key-value stores against SQLite), `schedules`, `pending_schedules`
 //! (durable timers), `outbox_bank` (the outbox bank against the saga it replaced),
-//! `restore_points` (what restore points cost), `metrics_overhead` (the hot actor with a
+//! `restore_points` (what restore points cost), `shared_reads` (what the single-writer mode
+//! costs a commit), `metrics_overhead` (the hot actor with a
 //! Prometheus recorder against none), `http`
 //! (durable actions over HTTP against axum + SQLite, WebSocket round trips against an axum
 //! echo; `actor-bench http` runs it alone and writes `docs/benchmarks-http.svg`).
@@ -56,7 +57,7 @@ pub type Result<T> = std::result::Result<T, Error>;
 type Scenario = fn(&Runtime, &Settings) -> Result<Vec<Row>>;
 
 /// Every scenario, in the order they run.
-const SCENARIOS: [(&str, Scenario); 16] = [
+const SCENARIOS: [(&str, Scenario); 17] = [
     ("hot_actor", throughput::hot_actor),
     ("many_actors", throughput::many_actors),
     ("one_caller_latency", latency::one_caller_latency),
@@ -71,6 +72,7 @@ const SCENARIOS: [(&str, Scenario); 16] = [
     ("pending_schedules", schedules::pending_schedules),
     ("outbox_bank", bank::outbox_bank),
     ("restore_points", restore::restore_points),
+    ("shared_reads", restore::shared_reads),
     ("http", serve::http),
     // Last: it installs the process's metrics recorder (switched off when it ends).
     ("metrics_overhead", recording::metrics_overhead),

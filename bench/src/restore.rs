@@ -1,4 +1,6 @@
-//! `restore_points`: what restore points cost. Commit latency of a store that takes a point
+//! `restore_points`: what restore points cost (and `shared_reads`: what redb's single-writer
+//! mode, on by default so that the `actors` tool can read a running system's file, costs a
+//! commit). Commit latency of a store that takes a point
 //! at every commit, and of one that takes one now and then, against the same store without;
 //! the file's growth per point under a write load; the time to restore a 1M-actor file.
 //!
@@ -240,5 +242,40 @@ pub fn restore_points(_rt: &tokio::runtime::Runtime, s: &Settings) -> Result<Vec
         )
         .rounds(&times, &[]),
     );
+    Ok(rows)
+}
+
+/// `shared_reads`: the same commits (1 record, and 64) with `RedbOptions::shared_reads` on
+/// (the default: redb's single-writer mode, other processes may read) and off (the file
+/// locked whole), rounds alternating on fresh files.
+pub fn shared_reads(_rt: &tokio::runtime::Runtime, s: &Settings) -> Result<Vec<Row>> {
+    let commits = if s.quick { 100 } else { 500 };
+    let mut rows = Vec::new();
+    for batch in [1, BATCH] {
+        let (mut on, mut off) = (Vec::new(), Vec::new());
+        for round in 0..s.rounds {
+            eprintln!("  {batch}-record commits, round {}/{}", round + 1, s.rounds);
+            for (shared, into) in [(true, &mut on), (false, &mut off)] {
+                let path = s.file("shared-reads");
+                let mut options = RedbOptions::default();
+                options.shared_reads = shared;
+                let storage = RedbStorage::open(&path, &options)?;
+                load(&storage, 50, BATCH, ACTORS, 7)?;
+                let latencies = load(&storage, commits, batch, ACTORS, 13 + round as u64)?;
+                into.push(median(&latencies));
+            }
+        }
+        rows.push(
+            Row::new(
+                "shared_reads",
+                format!("commit of {batch} record(s), shared reads on (default), median"),
+                "us",
+                median(&on),
+                "same commits, shared reads off",
+                Some(median(&off)),
+            )
+            .rounds(&on, &off),
+        );
+    }
     Ok(rows)
 }
