@@ -291,6 +291,8 @@ mod guide {
     struct Durability;
     #[doc = include_str!("../../docs/storage-format.md")]
     struct StorageFormat;
+    // The page also shows the HTTP routes (the inspector, backups over HTTP).
+    #[cfg(feature = "http")]
     #[doc = include_str!("../../docs/operating.md")]
     struct Operating;
     // The page shows the server and the client.
