@@ -10,7 +10,7 @@
 
 use std::time::Duration;
 
-use actor_core::testing::{KillError, KillTest};
+use actor_core::testing::{KILL_SEED_VAR, KillError, KillTest};
 use actor_core::{StartError, System, actions};
 use serde::{Deserialize, Serialize};
 
@@ -162,6 +162,7 @@ fn a_scenario_that_returns_before_the_kill_is_an_error() {
     let error = KillTest::new("a_scenario_that_returns_before_the_kill_is_an_error")
         .rounds(1)
         .kill_between(Duration::from_secs(2), Duration::from_secs(2))
+        .seed(7)
         .run(
             |system: System| async move {
                 system
@@ -174,14 +175,20 @@ fn a_scenario_that_returns_before_the_kill_is_an_error() {
             |_: System, _| async { Ok::<_, BoxError>(()) },
         )
         .unwrap_err();
+    // The seed given, unless a replay sets another.
+    let seed = std::env::var(KILL_SEED_VAR).map_or(7, |s| s.trim().parse().unwrap());
     // The child's own test fails on that error; the parent sees it exit.
     match &error {
         KillError::ChildExited {
             round: 1,
             started: true,
             stderr,
+            seed: reported,
             ..
-        } => assert!(stderr.contains("the scenario returned"), "{stderr}"),
+        } => {
+            assert!(stderr.contains("the scenario returned"), "{stderr}");
+            assert_eq!(*reported, seed);
+        }
         KillError::ScenarioReturned => panic!("the child's own error: {error}"),
         other => panic!("{other}"),
     }
