@@ -10,6 +10,9 @@
 //! - [`CrashTest`]: runs a scenario once to count its commits, then once per commit `k`,
 //!   stopping it right after commit `k` is durable; after each stop it opens the file again
 //!   in a fresh system and runs your invariant check.
+//! - [`KillTest`] (unix): runs a scenario in a child process (the test binary, run again)
+//!   and kills it with `SIGKILL` after a random, seeded delay; after each kill it opens the
+//!   file and runs your invariant check, with the lines the scenario printed.
 //!
 //! # What "a crash at a commit boundary" models
 //!
@@ -36,6 +39,8 @@
 mod clock;
 mod crash;
 mod failing;
+#[cfg(unix)]
+mod kill;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -43,6 +48,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 pub use self::clock::{Unsettled, advance};
 pub use self::crash::{CrashError, CrashPoint, CrashReport, CrashTest};
 pub use self::failing::{FailingStorage, InjectedFailure};
+#[cfg(unix)]
+pub use self::kill::{KILL_SEED_VAR, KILL_TEST_VAR, KillError, KillReport, KillTest};
 
 use crate::error::OpenError;
 use crate::system::{System, SystemBuilder};
