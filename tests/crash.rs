@@ -329,6 +329,7 @@ fn kill_loop(mode: Mode) {
         acks > 0,
         "the probe never acknowledged anything in {KILLS} runs: the test proved nothing"
     );
+    cli_agrees(&db, mode, &last_dump);
     let mut finals: Vec<_> = last_dump.into_iter().collect();
     finals.sort();
     println!(
@@ -336,6 +337,49 @@ fn kill_loop(mode: Mode) {
          kill), {:?}; final values {finals:?}",
         started.elapsed()
     );
+}
+
+/// The `actors` tool reads the file the kill loop left (after its last `dump` opened it): every
+/// row decodes, and each key holds the value `dump` found.
+fn cli_agrees(db: &str, mode: Mode, values: &HashMap<String, u64>) {
+    let tool = bin::actors_tool();
+    let verify = Command::new(&tool)
+        .args(["verify", db])
+        .output()
+        .expect("run actors");
+    assert!(
+        verify.status.success(),
+        "actors verify: {}",
+        String::from_utf8_lossy(&verify.stderr)
+    );
+    for (key, &value) in values {
+        let args: Vec<&str> = match mode {
+            Mode::Actors => vec!["show", db, "ProbeCounter", key, "--json"],
+            Mode::Kv => vec!["kv", "get", db, "probe", key],
+        };
+        let out = Command::new(&tool)
+            .args(&args)
+            .output()
+            .expect("run actors");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        // A key never incremented has no row (dump prints 0 for it).
+        if value == 0 && !out.status.success() {
+            continue;
+        }
+        assert!(
+            out.status.success(),
+            "actors {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let shown = match mode {
+            Mode::Actors => {
+                let json: serde_json::Value = serde_json::from_str(&stdout).expect("JSON");
+                json["state"]["value"].as_u64()
+            }
+            Mode::Kv => stdout.trim().parse().ok(),
+        };
+        assert_eq!(shown, Some(value), "actors {args:?} printed {stdout}");
+    }
 }
 
 #[test]

@@ -59,3 +59,27 @@ pub(crate) fn example(name: &str) -> PathBuf {
     );
     binary
 }
+
+/// The path of the workspace's `actors` tool (crate `actor-cli`), built:
+/// `target/<profile>/actors`. `cargo test --workspace` builds it before any test runs (the
+/// tool's own tests need it); it is built here only if missing.
+pub(crate) fn actors_tool() -> PathBuf {
+    let exe = std::env::current_exe().expect("the test's own path");
+    let profile_dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("the test binary lives in target/<profile>/deps");
+    let binary = profile_dir.join(format!("actors{}", std::env::consts::EXE_SUFFIX));
+    if !binary.is_file() {
+        let status = Command::new(env!("CARGO"))
+            .args(["build", "--quiet", "-p", "actor-cli"])
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .status()
+            .expect("run cargo build");
+        assert!(
+            status.success(),
+            "cargo build -p actor-cli failed ({status})"
+        );
+    }
+    binary
+}
