@@ -790,6 +790,19 @@ fn section<'a>(dom: &'a str, id: &str) -> &'a str {
     &rest[..rest.find("</section>").unwrap_or(rest.len())]
 }
 
+/// Announces `tea-time-{i}` in room `key` every 100 ms until aborted.
+async fn announce_every_100ms(system: &System, key: &str) -> tokio::task::JoinHandle<()> {
+    let room = system.get_or_create::<Room>(key).await.expect("a room");
+    tokio::spawn(async move {
+        for i in 0u64.. {
+            room.announce(format!("tea-time-{i}"))
+                .await
+                .expect("announce");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    })
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_page_shows_types_an_actor_and_kv_keys_in_a_browser() {
     let Some(chromium) = chromium() else {
@@ -799,21 +812,9 @@ async fn the_page_shows_types_an_actor_and_kv_keys_in_a_browser() {
     let (server, base) = serve(populated(dir.path()).await).await;
     let profile = dir.path().join("profile");
     let url = format!("{base}/admin/#token={TOKEN}&type=Room&key=lobby&store=config");
-    // Events emitted while the page loads, every 100 ms, for its live events panel (its
-    // stream opens at some moment during the load).
-    let tea = server
-        .system()
-        .get_or_create::<Room>("tea")
-        .await
-        .expect("a room");
-    let announcer = tokio::spawn(async move {
-        for i in 0u64.. {
-            tea.announce(format!("tea-time-{i}"))
-                .await
-                .expect("announce");
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    });
+    // Events emitted while the page loads, for its live events panel (its stream opens at
+    // some moment during the load).
+    let announcer = announce_every_100ms(server.system(), "tea").await;
     let dom = run_chromium(
         &chromium,
         &profile,
