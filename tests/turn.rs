@@ -240,15 +240,34 @@ async fn the_system_tap_carries_durable_events_as_json_and_a_slow_receiver_lags(
     // A receiver that never reads: the actor goes on, and the receiver learns it lagged.
     let mut slow = system.events_tap();
     let extra = 10;
-    r.burst(u32::try_from(actor_core::TAP_CAPACITY).unwrap() + extra)
-        .await
-        .unwrap();
+    let burst = u32::try_from(actor_core::TAP_CAPACITY).unwrap() + extra;
+    r.burst(burst).await.unwrap();
     match slow.next().await.unwrap() {
         Err(EventLag(missed)) => assert_eq!(missed, u64::from(extra)),
         Ok(event) => panic!("expected a lag first, got {event:?}"),
     }
-    drop((tap, slow));
+    // Shutdown ends every receiver (after what was sent), and a tap taken later at once.
+    drop(slow);
     system.shutdown().await;
+    let (mut received, mut missed) = (0, 0);
+    while let Some(item) = tokio::time::timeout(Duration::from_secs(5), tap.next())
+        .await
+        .expect("the tap ends at shutdown")
+    {
+        match item {
+            Ok(_) => received += 1,
+            Err(EventLag(n)) => missed += n,
+        }
+    }
+    // Every event of the burst was received or counted as missed (the end takes a place in
+    // the channel too), then the stream ended.
+    assert_eq!(
+        received + missed,
+        u64::from(burst),
+        "the burst, then the end"
+    );
+    assert!(received > 0);
+    assert!(system.events_tap().next().await.is_none());
     let _ = std::fs::remove_file(path);
 }
 

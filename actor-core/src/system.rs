@@ -241,6 +241,8 @@ impl System {
     /// are encoded to JSON only while a receiver exists). It is bounded: a receiver that
     /// falls [`TAP_CAPACITY`](crate::TAP_CAPACITY) events behind gets an
     /// [`EventLag`](crate::EventLag) with the count it missed, and actors never wait for it.
+    /// The stream ends when the system shuts down, after the events of its last turns; a tap
+    /// taken after that ends at once.
     ///
     /// ```
     /// # use actor_core::{actions, Actor, Ctx, System};
@@ -560,6 +562,8 @@ impl System {
             let _ = tokio::time::timeout(Duration::from_millis(50), idle).await;
         }
         inner.registry().clear();
+        // The actors have released their last events: the tap's receivers end after them.
+        inner.tap.close();
         // The timer's scans read the storage: none may hold it when the file is let go.
         inner.timer.stopped().await;
         // A backup running now holds the file: let it finish before the file is let go.

@@ -8,11 +8,13 @@
 //! the receiver count. Only while someone listens is each event encoded to JSON, on the
 //! actor's task, and sent. A receiver that falls [`TAP_CAPACITY`] events behind gets an
 //! [`EventLag`] with the number it missed: sending never waits, so a slow viewer never
-//! slows an actor.
+//! slows an actor. [`System::shutdown`](crate::System::shutdown) closes the tap once the
+//! actors have stopped: every receiver ends after the events before it.
 
 use std::fmt;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll};
 
 use serde::Serialize;
@@ -37,29 +39,44 @@ pub struct TappedEvent {
     pub event: Result<serde_json::Value, serde_json::Error>,
 }
 
+/// What the channel carries: an event, or `None`, the end (the system shut down).
+type Item = Option<Arc<TappedEvent>>;
+
 /// The sending side, one per system.
 pub(crate) struct Tap {
-    sender: broadcast::Sender<Arc<TappedEvent>>,
+    sender: broadcast::Sender<Item>,
+    /// Set by [`close`](Self::close): nothing more is published, new receivers end at once.
+    closed: AtomicBool,
 }
 
 impl Tap {
     pub(crate) fn new() -> Self {
         Self {
             sender: broadcast::Sender::new(TAP_CAPACITY),
+            closed: AtomicBool::new(false),
         }
     }
 
     /// A new receiver of every event published from now on.
     pub(crate) fn subscribe(&self) -> EventsTap {
+        let stream = BroadcastStream::new(self.sender.subscribe());
         EventsTap {
-            stream: BroadcastStream::new(self.sender.subscribe()),
+            stream,
+            ended: self.closed.load(Ordering::SeqCst),
+        }
+    }
+
+    /// Ends every receiver, after the events already sent.
+    pub(crate) fn close(&self) {
+        if !self.closed.swap(true, Ordering::SeqCst) {
+            let _ = self.sender.send(None);
         }
     }
 
     /// Publishes durable events of the actor at `actor`, in order: encodes them only if a
     /// receiver listens.
     pub(crate) fn publish<E: Serialize>(&self, actor: &ActorPath, events: &[Arc<E>]) {
-        if self.sender.receiver_count() == 0 {
+        if self.sender.receiver_count() == 0 || self.closed.load(Ordering::Relaxed) {
             return;
         }
         for event in events {
@@ -68,7 +85,7 @@ impl Tap {
                 event: serde_json::to_value(&**event),
             };
             // An error only means that every receiver went away meanwhile.
-            let _ = self.sender.send(Arc::new(tapped));
+            let _ = self.sender.send(Some(Arc::new(tapped)));
         }
     }
 }
@@ -76,9 +93,11 @@ impl Tap {
 /// A receiver of the system-wide tap ([`System::events_tap`](crate::System::events_tap)): a
 /// [`Stream`] of every event the system's durable turns emit from now on, or of an
 /// [`EventLag`] when this receiver fell more than [`TAP_CAPACITY`] events behind. It ends
-/// when the system is dropped.
+/// when the system shuts down (or is dropped).
 pub struct EventsTap {
-    stream: BroadcastStream<Arc<TappedEvent>>,
+    stream: BroadcastStream<Item>,
+    /// The end came: the stream answers `None` from now on.
+    ended: bool,
 }
 
 impl fmt::Debug for EventsTap {
@@ -91,8 +110,20 @@ impl Stream for EventsTap {
     type Item = Result<Arc<TappedEvent>, EventLag>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        Pin::new(&mut self.stream).poll_next(cx).map(|item| {
-            item.map(|event| event.map_err(|BroadcastStreamRecvError::Lagged(n)| EventLag(n)))
+        if self.ended {
+            return Poll::Ready(None);
+        }
+        let item = match Pin::new(&mut self.stream).poll_next(cx) {
+            Poll::Pending => return Poll::Pending,
+            Poll::Ready(item) => item,
+        };
+        Poll::Ready(match item {
+            Some(Ok(Some(event))) => Some(Ok(event)),
+            Some(Err(BroadcastStreamRecvError::Lagged(n))) => Some(Err(EventLag(n))),
+            Some(Ok(None)) | None => {
+                self.ended = true;
+                None
+            }
         })
     }
 }
