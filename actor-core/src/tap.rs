@@ -4,8 +4,8 @@
 //!
 //! One bounded broadcast channel per system. An actor releases its turns' events once they
 //! are durable (the same point where [`Handle::subscribe`](crate::Handle::subscribe)'s
-//! subscribers get them); if the channel has no receiver, that is all it costs, a load of
-//! the receiver count. Only while someone listens is each event encoded to JSON, on the
+//! subscribers get them); if the tap has no receiver, that is all it costs, an atomic load
+//! of the receiver count. Only while someone listens is each event encoded to JSON, on the
 //! actor's task, and sent. A receiver that falls [`TAP_CAPACITY`] events behind gets an
 //! [`EventLag`] with the number it missed: sending never waits, so a slow viewer never
 //! slows an actor. [`System::shutdown`](crate::System::shutdown) closes the tap once the
@@ -14,7 +14,7 @@
 use std::fmt;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::task::{Context, Poll};
 
 use serde::Serialize;
@@ -47,6 +47,9 @@ pub(crate) struct Tap {
     sender: broadcast::Sender<Item>,
     /// Set by [`close`](Self::close): nothing more is published, new receivers end at once.
     closed: AtomicBool,
+    /// The receivers alive. Counted here rather than asked of the channel (whose count sits
+    /// behind its lock), so that a release with nobody listening is one atomic load.
+    listeners: Arc<AtomicUsize>,
 }
 
 impl Tap {
@@ -54,15 +57,20 @@ impl Tap {
         Self {
             sender: broadcast::Sender::new(TAP_CAPACITY),
             closed: AtomicBool::new(false),
+            listeners: Arc::new(AtomicUsize::new(0)),
         }
     }
 
     /// A new receiver of every event published from now on.
     pub(crate) fn subscribe(&self) -> EventsTap {
+        // Counted before subscribing: an event published in between is encoded for nobody
+        // at worst, never missed by a receiver that counted itself.
+        self.listeners.fetch_add(1, Ordering::SeqCst);
         let stream = BroadcastStream::new(self.sender.subscribe());
         EventsTap {
             stream,
             ended: self.closed.load(Ordering::SeqCst),
+            listeners: Arc::clone(&self.listeners),
         }
     }
 
@@ -76,7 +84,7 @@ impl Tap {
     /// Publishes durable events of the actor at `actor`, in order: encodes them only if a
     /// receiver listens.
     pub(crate) fn publish<E: Serialize>(&self, actor: &ActorPath, events: &[Arc<E>]) {
-        if self.sender.receiver_count() == 0 || self.closed.load(Ordering::Relaxed) {
+        if self.listeners.load(Ordering::SeqCst) == 0 || self.closed.load(Ordering::Relaxed) {
             return;
         }
         for event in events {
@@ -98,6 +106,14 @@ pub struct EventsTap {
     stream: BroadcastStream<Item>,
     /// The end came: the stream answers `None` from now on.
     ended: bool,
+    /// The tap's count of receivers, which this one leaves when dropped.
+    listeners: Arc<AtomicUsize>,
+}
+
+impl Drop for EventsTap {
+    fn drop(&mut self) {
+        self.listeners.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 impl fmt::Debug for EventsTap {
@@ -125,5 +141,50 @@ impl Stream for EventsTap {
                 None
             }
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use tokio_stream::StreamExt as _;
+
+    use super::*;
+    use crate::key::ActorKey;
+
+    /// Counts how often it is encoded.
+    struct Counted;
+
+    static ENCODED: AtomicUsize = AtomicUsize::new(0);
+
+    impl Serialize for Counted {
+        fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+            ENCODED.fetch_add(1, Ordering::SeqCst);
+            serializer.serialize_u8(7)
+        }
+    }
+
+    #[tokio::test]
+    async fn events_are_encoded_only_while_someone_listens() {
+        let tap = Tap::new();
+        let actor = ActorPath {
+            kind: "Counter",
+            key: ActorKey::from_encoded("k"),
+        };
+        tap.publish(&actor, &[Arc::new(Counted)]);
+        assert_eq!(ENCODED.load(Ordering::SeqCst), 0, "nobody listens");
+        let mut receiver = tap.subscribe();
+        tap.publish(&actor, &[Arc::new(Counted)]);
+        assert_eq!(ENCODED.load(Ordering::SeqCst), 1);
+        let tapped = receiver.next().await.expect("open").expect("not behind");
+        assert_eq!(tapped.event.as_ref().ok(), Some(&serde_json::json!(7)));
+        drop(receiver);
+        tap.publish(&actor, &[Arc::new(Counted)]);
+        assert_eq!(ENCODED.load(Ordering::SeqCst), 1, "the receiver went away");
+        let mut late = tap.subscribe();
+        tap.close();
+        assert!(late.next().await.is_none(), "ends at close");
+        assert!(tap.subscribe().next().await.is_none(), "ended at once");
     }
 }
