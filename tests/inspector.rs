@@ -1,6 +1,6 @@
 //! The web inspector (`ServerBuilder::inspector`): its JSON API through a real client on
 //! loopback (types and counts, paging keys, an actor's state as JSON, the key-value stores,
-//! the live feed, tokens, errors and limits), and its page in a real headless browser
+//! the live feed, the live events feed, tokens, errors and limits), and its page in a real headless browser
 //! (Chromium, found or installed by `scripts/chromium.sh`), checked for what a person would
 //! see once the data has loaded.
 
@@ -14,7 +14,7 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use actor_core::http::{Auth, RouteGroup, Server};
-use actor_core::{Actor, ActorKey, InspectError, System, actions};
+use actor_core::{Actor, ActorKey, Ctx, InspectError, System, actions};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
@@ -24,6 +24,7 @@ const TOKEN: &str = "inspector-test-token";
 
 /// A chat room: state with a string, a number and a list, to see as a JSON tree.
 #[derive(Actor, Serialize, Deserialize, Default)]
+#[actor(event = RoomEvent)]
 struct Room {
     topic: String,
     visits: i64,
@@ -43,18 +44,52 @@ impl Room {
     pub async fn set_topic(&mut self, topic: String) {
         self.topic = topic;
     }
+
+    /// Emits an announcement (the live events feed).
+    pub async fn announce(&mut self, ctx: &mut Ctx<Self>, text: String) {
+        self.visits += 1;
+        ctx.emit(RoomEvent::Announced { text });
+    }
+
+    /// Emits, then fails: the turn rolls back and its event is never published.
+    pub async fn announce_then_fail(
+        &mut self,
+        ctx: &mut Ctx<Self>,
+        text: String,
+    ) -> Result<(), String> {
+        self.visits += 1;
+        ctx.emit(RoomEvent::Announced { text });
+        Err("planned".to_owned())
+    }
+
+    /// Emits `n` events in one turn.
+    pub async fn chatter(&mut self, ctx: &mut Ctx<Self>, n: u32) {
+        for i in 0..n {
+            ctx.emit(RoomEvent::Announced {
+                text: format!("c{i}"),
+            });
+        }
+    }
 }
 
-/// A second type, to see two rows of counts.
+/// What a room emits.
+#[derive(Serialize, Deserialize, Debug, Clone)]
+enum RoomEvent {
+    Announced { text: String },
+}
+
+/// A second type, to see two rows of counts; it emits its balance.
 #[derive(Actor, Serialize, Deserialize, Default)]
+#[actor(event = i64)]
 struct Ledger {
     balance: i64,
 }
 
 #[actions]
 impl Ledger {
-    pub async fn deposit(&mut self, amount: i64) -> i64 {
+    pub async fn deposit(&mut self, ctx: &mut Ctx<Self>, amount: i64) -> i64 {
         self.balance += amount;
+        ctx.emit(self.balance);
         self.balance
     }
 }
@@ -374,6 +409,8 @@ async fn the_api_needs_the_token_and_the_page_does_not() {
         "/admin/api/kv/config/mode",
         "/admin/api/stats",
         "/admin/api/live",
+        "/admin/api/events",
+        "/admin/api/events?type=Room",
         "/admin/api/nothing-here",
     ] {
         let answer = get(&client, &base, path).await;
@@ -558,6 +595,133 @@ async fn the_live_feed_reports_commits_each_second_and_ends_at_shutdown() {
     assert!(started.elapsed() < Duration::from_secs(5));
 }
 
+/// Reads server-sent events from `feed` until `done` says enough, within `within`: the
+/// parsed `data:` items (comment lines are skipped).
+async fn read_feed(
+    feed: &mut reqwest::Response,
+    within: Duration,
+    mut done: impl FnMut(&[serde_json::Value]) -> bool,
+) -> Vec<serde_json::Value> {
+    let deadline = tokio::time::Instant::now() + within;
+    let (mut text, mut items) = (String::new(), Vec::new());
+    while !done(&items) {
+        let chunk = tokio::time::timeout_at(deadline, feed.chunk())
+            .await
+            .unwrap_or_else(|_| panic!("no more items within {within:?}; so far {items:?}"))
+            .expect("read the feed")
+            .expect("the feed goes on");
+        text.push_str(std::str::from_utf8(&chunk).expect("UTF-8"));
+        while let Some(end) = text.find("\n\n") {
+            let event: String = text.drain(..end + 2).collect();
+            for line in event.lines() {
+                if let Some(data) = line.strip_prefix("data: ") {
+                    items.push(serde_json::from_str(data).expect("JSON"));
+                } else {
+                    assert!(
+                        line.is_empty() || line.starts_with(':'),
+                        "not a comment or data: {line}"
+                    );
+                }
+            }
+        }
+    }
+    items
+}
+
+/// Opens `GET base + path` with the token, as a stream.
+async fn open_feed(client: &reqwest::Client, base: &str, path: &str) -> reqwest::Response {
+    let feed = client
+        .get(format!("{base}{path}"))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .expect("open the feed");
+    assert_eq!(feed.status(), 200, "{path}");
+    assert_eq!(feed.headers()["content-type"], "text/event-stream");
+    feed
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_events_feed_shows_committed_events_only_filtered_and_ends_at_shutdown() {
+    let dir = scratch::TempDir::new("inspector-events");
+    let (server, base) = serve(populated(dir.path()).await).await;
+    let client = client();
+    // Both are listening once their answers have come: the handler subscribes first.
+    let mut every = open_feed(&client, &base, "/admin/api/events").await;
+    let mut rooms = open_feed(&client, &base, "/admin/api/events?type=Room").await;
+
+    let system = server.system().clone();
+    let lobby = system.get_or_create::<Room>("lobby").await.expect("a room");
+    let ledger = system
+        .get_or_create::<Ledger>("acct-00")
+        .await
+        .expect("a ledger");
+    // A turn that fails rolls back: its event never appears.
+    assert!(lobby.announce_then_fail("never".to_owned()).await.is_err());
+    assert_eq!(ledger.deposit(5).await.expect("deposit"), 105);
+    lobby.announce("hello".to_owned()).await.expect("announce");
+
+    let items = read_feed(&mut every, Duration::from_secs(5), |items| items.len() >= 2).await;
+    assert_eq!(
+        items,
+        [
+            json!({"actor": "Ledger/acct-00", "type": "Ledger", "key": "acct-00", "event": 105}),
+            json!({"actor": "Room/lobby", "type": "Room", "key": "lobby",
+                   "event": {"Announced": {"text": "hello"}}}),
+        ],
+        "the committed events in order, and nothing of the failed turn"
+    );
+    let items = read_feed(&mut rooms, Duration::from_secs(5), |items| {
+        !items.is_empty()
+    })
+    .await;
+    assert_eq!(
+        items,
+        [
+            json!({"actor": "Room/lobby", "type": "Room", "key": "lobby",
+                "event": {"Announced": {"text": "hello"}}})
+        ],
+        "only rooms, and nothing of the failed turn"
+    );
+
+    // A burst bigger than the tap holds: every event is either delivered or counted as
+    // missed in a `lagged` item; none is lost silently.
+    let burst = 3000;
+    lobby.chatter(burst).await.expect("chatter");
+    let mut delivered = 0;
+    let mut missed = 0;
+    read_feed(&mut every, Duration::from_secs(20), |items| {
+        (delivered, missed) = (0, 0);
+        for item in items {
+            match item.get("lagged").and_then(serde_json::Value::as_u64) {
+                Some(n) => missed += n,
+                None => delivered += 1,
+            }
+        }
+        delivered + missed >= u64::from(burst)
+    })
+    .await;
+    assert_eq!(
+        delivered + missed,
+        u64::from(burst),
+        "{delivered} + {missed}"
+    );
+
+    // Unknown parameters and an oversized filter are refused.
+    let bad = admin(&client, &base, "/admin/api/events?colour=red").await;
+    assert_eq!((bad.status, bad.kind()), (400, "bad_arguments"));
+    let long = format!("/admin/api/events?type={}", "T".repeat(300));
+    assert_eq!(admin(&client, &base, &long).await.status, 400);
+
+    // The feeds end when the server shuts down, so they do not hold the shutdown up.
+    drop(rooms);
+    let started = std::time::Instant::now();
+    let shutdown = tokio::spawn(server.shutdown());
+    while let Ok(Some(_)) = every.chunk().await {}
+    shutdown.await.expect("shutdown");
+    assert!(started.elapsed() < Duration::from_secs(5));
+}
+
 // ---- the page in a real browser -------------------------------------------------------------
 
 /// The path of a Chromium binary from `scripts/chromium.sh` (which installs Debian's package
@@ -626,6 +790,19 @@ fn section<'a>(dom: &'a str, id: &str) -> &'a str {
     &rest[..rest.find("</section>").unwrap_or(rest.len())]
 }
 
+/// Announces `tea-time-{i}` in room `key` every 100 ms until aborted.
+async fn announce_every_100ms(system: &System, key: &str) -> tokio::task::JoinHandle<()> {
+    let room = system.get_or_create::<Room>(key).await.expect("a room");
+    tokio::spawn(async move {
+        for i in 0u64.. {
+            room.announce(format!("tea-time-{i}"))
+                .await
+                .expect("announce");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    })
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_page_shows_types_an_actor_and_kv_keys_in_a_browser() {
     let Some(chromium) = chromium() else {
@@ -635,6 +812,9 @@ async fn the_page_shows_types_an_actor_and_kv_keys_in_a_browser() {
     let (server, base) = serve(populated(dir.path()).await).await;
     let profile = dir.path().join("profile");
     let url = format!("{base}/admin/#token={TOKEN}&type=Room&key=lobby&store=config");
+    // Events emitted while the page loads, for its live events panel (its stream opens at
+    // some moment during the load).
+    let announcer = announce_every_100ms(server.system(), "tea").await;
     let dom = run_chromium(
         &chromium,
         &profile,
@@ -691,6 +871,16 @@ async fn the_page_shows_types_an_actor_and_kv_keys_in_a_browser() {
     // The live figures were filled in.
     let live = section(&dom, "live");
     assert!(!live.contains(r#"<b id="commits">–</b>"#), "{live}");
+    // The live events panel shows announcements made while the page was open.
+    announcer.abort();
+    let events = section(&dom, "events");
+    assert!(events.contains(r#"data-actor="Room/tea""#), "{events}");
+    assert!(
+        events.contains("{&quot;Announced&quot;:{&quot;text&quot;:&quot;tea-time-")
+            || events.contains(r#"{"Announced":{"text":"tea-time-"#),
+        "{events}"
+    );
+    assert!(events.contains("received, newest first"), "{events}");
     // And the token is not left in the address the page shows.
     assert!(!dom.contains(TOKEN), "the token is in the DOM");
 

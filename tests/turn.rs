@@ -96,6 +96,13 @@ impl Reminders {
         self.changes
     }
 
+    /// Emits `n` events in one turn.
+    pub async fn burst(&mut self, ctx: &mut Ctx<Self>, n: u32) {
+        for i in 0..n {
+            ctx.emit(Note::Fired(format!("b{i}")));
+        }
+    }
+
     pub async fn fired(&self) -> Vec<String> {
         self.fired.clone()
     }
@@ -191,6 +198,76 @@ async fn events_arrive_after_commit_in_order_and_a_slow_subscriber_lags() {
         Ok(event) => panic!("expected a lag first, got {event:?}"),
     }
     system.shutdown().await;
+    let _ = std::fs::remove_file(path);
+}
+
+#[tokio::test]
+async fn the_system_tap_carries_durable_events_as_json_and_a_slow_receiver_lags() {
+    let (system, storage, path) = storage::recorded_system("tap").await;
+    let r = system.get_or_create::<Reminders>("r").await.unwrap();
+    let mut tap = system.events_tap();
+    // Failed and panicking turns emit nothing, on the tap as on the actor's own channel.
+    assert!(r.remind_then_fail("never".into()).await.is_err());
+    assert!(r.remind_then_panic("never".into()).await.is_err());
+    // Held in flight: the turn cannot be durable, so its event cannot be out.
+    storage.hold();
+    let pending = tokio::spawn({
+        let r = r.clone();
+        async move { r.remind("held".into(), 60_000).await }
+    });
+    storage.wait_started(storage.started() + 1).await;
+    assert!(
+        tokio::time::timeout(Duration::from_millis(50), tap.next())
+            .await
+            .is_err(),
+        "no event before the commit"
+    );
+    storage.release();
+    pending.await.unwrap().unwrap();
+    let tapped = tap.next().await.unwrap().unwrap();
+    assert_eq!(tapped.actor.kind, "Reminders");
+    assert_eq!(tapped.actor.key.as_str(), "r");
+    assert_eq!(
+        tapped.event.as_ref().unwrap(),
+        &serde_json::json!({"Set": "held"}),
+        "the first event is the durable one"
+    );
+    // Another actor's events come through the same tap.
+    let other = system.get_or_create::<Reminders>("other").await.unwrap();
+    other.remind("elsewhere".into(), 60_000).await.unwrap();
+    let tapped = tap.next().await.unwrap().unwrap();
+    assert_eq!(tapped.actor.key.as_str(), "other");
+    // A receiver that never reads: the actor goes on, and the receiver learns it lagged.
+    let mut slow = system.events_tap();
+    let extra = 10;
+    let burst = u32::try_from(actor_core::TAP_CAPACITY).unwrap() + extra;
+    r.burst(burst).await.unwrap();
+    match slow.next().await.unwrap() {
+        Err(EventLag(missed)) => assert_eq!(missed, u64::from(extra)),
+        Ok(event) => panic!("expected a lag first, got {event:?}"),
+    }
+    // Shutdown ends every receiver (after what was sent), and a tap taken later at once.
+    drop(slow);
+    system.shutdown().await;
+    let (mut received, mut missed) = (0, 0);
+    while let Some(item) = tokio::time::timeout(Duration::from_secs(5), tap.next())
+        .await
+        .expect("the tap ends at shutdown")
+    {
+        match item {
+            Ok(_) => received += 1,
+            Err(EventLag(n)) => missed += n,
+        }
+    }
+    // Every event of the burst was received or counted as missed (the end takes a place in
+    // the channel too), then the stream ended.
+    assert_eq!(
+        received + missed,
+        u64::from(burst),
+        "the burst, then the end"
+    );
+    assert!(received > 0);
+    assert!(system.events_tap().next().await.is_none());
     let _ = std::fs::remove_file(path);
 }
 

@@ -6,6 +6,7 @@ use std::any::Any;
 use std::sync::Arc;
 
 use crate::error::StorageError;
+use crate::tap::Tap;
 use crate::turn::Posted;
 
 /// See the module docs.
@@ -23,4 +24,8 @@ pub(crate) trait Host: Send + Sync + 'static {
 
     /// What a durable turn posted: messages to deliver, schedules to arm.
     fn posted(&self, posts: Vec<Posted>);
+
+    /// The system-wide tap of durable events, published to beside each actor's own
+    /// subscribers.
+    fn tap(&self) -> &Tap;
 }

@@ -115,6 +115,7 @@ mod storage;
 mod store;
 mod supervisor;
 mod system;
+mod tap;
 #[cfg(feature = "testing")]
 pub mod testing;
 mod turn;
@@ -147,6 +148,7 @@ pub use crate::storage::{
     RestorePoints, ScheduleRow, Storage, Write, restore_point, restore_points,
 };
 pub use crate::system::{System, SystemBuilder, SystemStats};
+pub use crate::tap::{EventsTap, TAP_CAPACITY, TappedEvent};
 
 pub use actor_macros::{Actor, Env, actions};
 

@@ -778,6 +778,9 @@ impl<A: Actor> ActorTask<A> {
     fn release(&mut self) -> Option<Arc<crate::StorageError>> {
         let released = self.ctx.turns.release();
         if !released.events.is_empty() {
+            if let Some(host) = self.ctx.host.upgrade() {
+                host.tap().publish(self.slot().path(), &released.events);
+            }
             self.slot().publish(released.events);
         }
         if !released.posts.is_empty()

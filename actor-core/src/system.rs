@@ -40,6 +40,7 @@ use crate::slot::{BoxFuture, Restarted, Slot, Wake};
 use crate::storage::{FileClaim, RedbOptions, RedbStorage, RestorePoints, Storage};
 use crate::store::Store;
 use crate::supervisor::{ActorTask, Live, Start};
+use crate::tap::{EventsTap, Tap};
 use crate::turn::{Ack, Posted, TurnLog, Turns};
 
 /// A running set of durable actors over one storage (by default, one redb file).
@@ -99,6 +100,8 @@ pub(crate) struct SystemInner {
     timer: Arc<Timer>,
     /// Delivers outbox messages.
     outbox: Arc<Outbox>,
+    /// Every actor's durable events, for whoever listens ([`System::events_tap`]).
+    tap: Tap,
     /// This system itself, for the trait methods that get only `&self`.
     myself: Weak<SystemInner>,
 }
@@ -227,6 +230,50 @@ impl System {
             return Err(InspectError::NotFileBacked);
         };
         Inspector::live(self.inner.file.clone(), path)
+    }
+
+    /// A tap of every actor's events, system-wide: a stream of each event a durable turn of
+    /// any actor emits from now on, with the actor's path and the event as JSON.
+    ///
+    /// Events come out at the point where [`Handle::subscribe`](crate::Handle::subscribe)'s
+    /// subscribers get them: once their turn has committed, in each actor's order, never from
+    /// a turn that failed or rolled back. The tap costs nothing while nobody listens (events
+    /// are encoded to JSON only while a receiver exists). It is bounded: a receiver that
+    /// falls [`TAP_CAPACITY`](crate::TAP_CAPACITY) events behind gets an
+    /// [`EventLag`](crate::EventLag) with the count it missed, and actors never wait for it.
+    /// The stream ends when the system shuts down, after the events of its last turns; a tap
+    /// taken after that ends at once.
+    ///
+    /// ```
+    /// # use actor_core::{actions, Actor, Ctx, System};
+    /// # use serde::{Deserialize, Serialize};
+    /// # use tokio_stream::StreamExt as _;
+    /// # #[derive(Actor, Serialize, Deserialize, Default)]
+    /// # #[actor(event = i64)]
+    /// # struct Counter { count: i64 }
+    /// # #[actions]
+    /// # impl Counter {
+    /// #     pub async fn increment(&mut self, ctx: &mut Ctx<Self>, by: i64) -> i64 {
+    /// #         self.count += by;
+    /// #         ctx.emit(self.count);
+    /// #         self.count
+    /// #     }
+    /// # }
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), actor_core::Error> {
+    /// let system = System::temporary().await?;
+    /// let mut tap = system.events_tap();
+    /// system.get_or_create::<Counter>("room-42").await?.increment(3).await?;
+    ///
+    /// let tapped = tap.next().await.expect("open").expect("not behind");
+    /// assert_eq!(tapped.actor.key.as_str(), "room-42");
+    /// assert_eq!(tapped.event.as_ref().ok(), Some(&serde_json::json!(3)));
+    /// # system.shutdown().await;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn events_tap(&self) -> EventsTap {
+        self.inner.tap.subscribe()
     }
 
     /// The database file, if the system runs on one.
@@ -515,6 +562,8 @@ impl System {
             let _ = tokio::time::timeout(Duration::from_millis(50), idle).await;
         }
         inner.registry().clear();
+        // The actors have released their last events: the tap's receivers end after them.
+        inner.tap.close();
         // The timer's scans read the storage: none may hold it when the file is let go.
         inner.timer.stopped().await;
         // A backup running now holds the file: let it finish before the file is let go.
@@ -701,6 +750,10 @@ impl Host for SystemInner {
                 Posted::Schedule { due_ms } => self.timer.armed(due_ms),
             }
         }
+    }
+
+    fn tap(&self) -> &Tap {
+        &self.tap
     }
 }
 
@@ -991,6 +1044,7 @@ impl SystemBuilder {
                 timer: Timer::start(Arc::clone(&store), Arc::clone(&clock), deliverers),
                 clock,
                 outbox,
+                tap: Tap::new(),
                 myself: me.clone(),
             }
         });

@@ -13,7 +13,9 @@
 //! per request, beside the writer. The live feed (`/admin/api/live`) is server-sent events
 //! read with `fetch` (so that it can carry the token, which an `EventSource` cannot): once a
 //! second, the commits of the last second and the system's actor counts, from one sampling
-//! task that keeps the last minute for a page that opens now.
+//! task that keeps the last minute for a page that opens now. The events feed
+//! (`/admin/api/events`) is server-sent events too: every event an actor's durable turn
+//! emits, as JSON, from the system's tap ([`System::events_tap`](crate::System::events_tap)).
 
 use std::collections::VecDeque;
 use std::convert::Infallible;
@@ -39,6 +41,7 @@ use crate::error::{ErrorKind, InspectError};
 use crate::inspect::{Inspector, Page};
 use crate::limits::{MAX_ACTOR_KEY_BYTES, MAX_KEY_BYTES, MAX_STORE_NAME_BYTES, quote};
 use crate::system::System;
+use crate::tap::{EventsTap, TappedEvent};
 
 /// The page: HTML with its style and script inline.
 const PAGE: &str = include_str!("inspector.html");
@@ -58,6 +61,13 @@ const MAX_QUERY_BYTES: usize = 8 * 1024;
 
 /// How often the commit rate is sampled (and the live feed reports).
 const SAMPLE_EVERY: Duration = Duration::from_secs(1);
+
+/// The longest actor type name the events feed's `type` filter takes, in bytes.
+const MAX_TYPE_FILTER_BYTES: usize = 256;
+
+/// The largest event the events feed sends whole, in bytes of JSON: a bigger one is sent as
+/// its actor and its size (`"truncated"`), so that one huge event does not swamp a viewer.
+pub(crate) const MAX_FEED_EVENT_BYTES: usize = 64 * 1024;
 
 /// Where the page's script may connect and what it may load: only this server, nothing
 /// inline but the page's own style and script.
@@ -97,7 +107,8 @@ pub(crate) fn no_route() -> Failure {
     Failure::new(
         ErrorKind::NotFound,
         "no such route: GET /admin/ is the inspector; its API is under /admin/api/ \
-         (types, actors/{type}, actors/{type}/{key}, kv, kv/{store}, kv/{store}/{key}, stats, live)",
+         (types, actors/{type}, actors/{type}/{key}, kv, kv/{store}, kv/{store}/{key}, stats, live, \
+         events)",
     )
 }
 
@@ -464,6 +475,124 @@ pub(crate) async fn live(State(shared): State<Arc<Shared>>) -> Response {
         .into_response()
 }
 
+/// `GET /admin/api/events[?type=T]`: server-sent events, one per event an actor's durable
+/// turn emits from now on (of actors of type `T` only, with the filter), in each actor's
+/// order: `data: {"actor":"Counter/room-42","type":"Counter","key":"room-42","event":3}`.
+/// An event that does not encode as JSON comes as `"error"` instead of `"event"`; one over
+/// [`MAX_FEED_EVENT_BYTES`] as `"truncated"` with its size. A viewer that fell behind the
+/// system's tap gets `data: {"lagged":12}` (the events it missed), then the next ones. A
+/// comment line opens the stream, so a client knows it is listening; it ends when the client
+/// goes away or the server shuts down.
+pub(crate) async fn events(
+    State(shared): State<Arc<Shared>>,
+    RawQuery(query): RawQuery,
+) -> Response {
+    if shared.inspector.is_none() {
+        return no_route().into_response();
+    }
+    let only = match EventsQuery::parse(query.as_deref()) {
+        Ok(query) => query.kind,
+        Err(failure) => return failure.into_response(),
+    };
+    // Subscribed before the answer goes out: every event after it is in the stream.
+    let tap = shared.system.events_tap();
+    let first = futures_util::stream::once(std::future::ready(Ok::<_, Infallible>(
+        Bytes::from_static(b": live events\n\n"),
+    )));
+    let rest = futures_util::stream::unfold(
+        (tap, shared.stop.clone(), only),
+        |(mut tap, mut stop, only): (EventsTap, watch::Receiver<bool>, Option<String>)| async move {
+            loop {
+                let item = tokio::select! {
+                    biased;
+                    _ = stop.wait_for(|stop| *stop) => return None,
+                    // `None`: the system is gone.
+                    item = tap.next() => item?,
+                };
+                let line = match item {
+                    Ok(tapped) => {
+                        if only
+                            .as_deref()
+                            .is_some_and(|kind| kind != tapped.actor.kind)
+                        {
+                            continue;
+                        }
+                        feed_event(&tapped)
+                    }
+                    Err(lag) => serde_json::json!({ "lagged": lag.0 }).to_string(),
+                };
+                let event = Bytes::from(format!("data: {line}\n\n"));
+                return Some((Ok::<_, Infallible>(event), (tap, stop, only)));
+            }
+        },
+    );
+    (
+        [
+            (CONTENT_TYPE, "text/event-stream"),
+            (CACHE_CONTROL, "no-store"),
+        ],
+        Body::from_stream(first.chain(rest)),
+    )
+        .into_response()
+}
+
+/// One tapped event as the events feed's JSON (one line: JSON strings escape line breaks).
+fn feed_event(tapped: &TappedEvent) -> String {
+    let (kind, key) = (tapped.actor.kind, tapped.actor.key.as_str());
+    let actor = format!("{kind}/{key}");
+    let mut item = serde_json::json!({ "actor": actor, "type": kind, "key": key });
+    match &tapped.event {
+        Ok(event) => item["event"] = event.clone(),
+        Err(error) => item["error"] = format!("the event does not encode as JSON: {error}").into(),
+    }
+    let line = item.to_string();
+    if line.len() <= MAX_FEED_EVENT_BYTES {
+        return line;
+    }
+    serde_json::json!({ "actor": actor, "type": kind, "key": key, "truncated": line.len() })
+        .to_string()
+}
+
+/// The query of the events feed: an optional `type`.
+#[derive(Debug, PartialEq, Eq)]
+struct EventsQuery {
+    kind: Option<String>,
+}
+
+impl EventsQuery {
+    /// Parses a query string; `type` is at most [`MAX_TYPE_FILTER_BYTES`]. Unknown
+    /// parameters are refused.
+    fn parse(query: Option<&str>) -> Result<Self, Failure> {
+        let query = query.unwrap_or_default();
+        if query.len() > MAX_QUERY_BYTES {
+            return Err(Failure::new(
+                ErrorKind::BadArguments,
+                format!("the query is over {MAX_QUERY_BYTES} bytes"),
+            ));
+        }
+        let mut parsed = Self { kind: None };
+        for (name, value) in form_urlencoded::parse(query.as_bytes()) {
+            if name != "type" {
+                return Err(Failure::new(
+                    ErrorKind::BadArguments,
+                    format!(
+                        "unknown parameter `{}`: the events feed takes only type",
+                        quote(&name)
+                    ),
+                ));
+            }
+            bounded(
+                "type",
+                &value,
+                MAX_TYPE_FILTER_BYTES,
+                ErrorKind::BadArguments,
+            )?;
+            parsed.kind = Some(value.into_owned()).filter(|kind| !kind.is_empty());
+        }
+        Ok(parsed)
+    }
+}
+
 /// The query of a page of keys: `prefix`, `after`, `limit` (1 to [`MAX_PAGE_KEYS`]).
 #[derive(Debug, PartialEq, Eq)]
 struct PageQuery {
@@ -593,5 +722,44 @@ mod tests {
         assert!(parse("prefix=123456789").is_err());
         assert!(parse("colour=red").is_err());
         assert!(parse("after=").is_ok_and(|q| q.after.is_none()));
+    }
+
+    #[test]
+    fn the_events_query_is_bounded() {
+        let parse = |q: &str| EventsQuery::parse(Some(q));
+        assert_eq!(
+            parse("type=Counter").ok(),
+            Some(EventsQuery {
+                kind: Some("Counter".into())
+            })
+        );
+        assert!(parse("").is_ok_and(|q| q.kind.is_none()));
+        assert!(parse("type=").is_ok_and(|q| q.kind.is_none()));
+        assert!(parse(&format!("type={}", "a".repeat(MAX_TYPE_FILTER_BYTES + 1))).is_err());
+        assert!(parse("kind=Counter").is_err());
+    }
+
+    #[test]
+    fn a_huge_event_is_sent_as_its_size() {
+        let actor = crate::ActorPath {
+            kind: "Counter",
+            key: crate::ActorKey::from_encoded("k"),
+        };
+        let small = TappedEvent {
+            actor: actor.clone(),
+            event: Ok(serde_json::json!(3)),
+        };
+        let line: serde_json::Value = serde_json::from_str(&feed_event(&small)).unwrap();
+        assert_eq!(
+            line,
+            serde_json::json!({"actor": "Counter/k", "type": "Counter", "key": "k", "event": 3})
+        );
+        let huge = TappedEvent {
+            actor,
+            event: Ok(serde_json::json!("x".repeat(MAX_FEED_EVENT_BYTES))),
+        };
+        let line: serde_json::Value = serde_json::from_str(&feed_event(&huge)).unwrap();
+        assert!(line.get("event").is_none());
+        assert!(line["truncated"].as_u64().unwrap() > MAX_FEED_EVENT_BYTES as u64);
     }
 }

@@ -574,6 +574,7 @@ fn router(
             .route("/admin/api/kv/{store}/{key}", get(inspector::kv_value))
             .route("/admin/api/stats", get(inspector::stats))
             .route("/admin/api/live", get(inspector::live))
+            .route("/admin/api/events", get(inspector::events))
             .route("/admin/api/{*rest}", any(inspector::no_api_route));
     }
     router
