@@ -907,7 +907,7 @@ async fn the_page_shows_types_an_actor_and_kv_keys_in_a_browser() {
             &profile,
             &[
                 "--virtual-time-budget=5000".to_owned(),
-                "--window-size=1200,800".to_owned(),
+                "--window-size=1200,1000".to_owned(),
                 format!("--screenshot={}", out.display()),
             ],
             &url,
