@@ -220,6 +220,42 @@ pub fn restore_points(_rt: &tokio::runtime::Runtime, s: &Settings) -> Result<Vec
     )?;
     load(&storage, 1, 1, 1, 5)?;
     drop(storage);
+    // What the `actors` tool does on it: a page of 1000 keys from the middle, and the
+    // count of every type (which reads every key once).
+    let (mut page_ms, mut count_ms) = (Vec::new(), Vec::new());
+    for _ in 0..s.rounds.min(3) {
+        let started = Instant::now();
+        let inspector = actor_core::inspect::Inspector::open(&path_big)?;
+        let page = inspector.keys("Counter", "", Some("a500000"), 1000)?;
+        page_ms.push(started.elapsed().as_secs_f64() * 1e3);
+        assert_eq!(page.keys.len(), 1000, "a full page");
+        let started = Instant::now();
+        let types = inspector.types()?;
+        count_ms.push(started.elapsed().as_secs_f64() * 1e3);
+        assert_eq!(types.iter().map(|t| t.count).sum::<u64>(), big as u64 + 1);
+    }
+    rows.push(
+        Row::new(
+            "restore_points",
+            format!("actors ls --type (open + a page of 1000 keys) on the {big}-actor file"),
+            "ms",
+            median(&page_ms),
+            "-",
+            None,
+        )
+        .rounds(&page_ms, &[]),
+    );
+    rows.push(
+        Row::new(
+            "restore_points",
+            format!("actors ls (count every type: reads every key) on the {big}-actor file"),
+            "ms",
+            median(&count_ms),
+            "-",
+            None,
+        )
+        .rounds(&count_ms, &[]),
+    );
     let mut times = Vec::new();
     for round in 0..s.rounds.min(3) {
         let out = s.dir.0.join(format!("restored-{round}.redb"));
