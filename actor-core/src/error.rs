@@ -1315,3 +1315,8 @@ pub enum BindingError {
         len: usize,
     },
 }
+
+/// A subscriber fell behind: this many events were published that it will not see.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the subscriber fell behind and missed {0} events")]
+pub struct EventLag(pub u64);

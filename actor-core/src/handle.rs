@@ -17,7 +17,9 @@ use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
 use uuid::Uuid;
 
 use crate::actor::Actor;
-use crate::error::{ArgumentsError, AskError, ByNameError, EncodeError, StopReason, TellError};
+use crate::error::{
+    ArgumentsError, AskError, ByNameError, EncodeError, EventLag, StopReason, TellError,
+};
 use crate::key::{ActorKey, ActorPath};
 use crate::mailbox::{ByNameCall, EncodeResult, Envelope, Refused, StoredCall};
 use crate::slot::{BoxFuture, Slot};
@@ -636,11 +638,6 @@ impl<A: Actor> fmt::Debug for Events<A> {
             .finish_non_exhaustive()
     }
 }
-
-/// A subscriber fell behind: this many events were published that it will not see.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[error("the subscriber fell behind and missed {0} events")]
-pub struct EventLag(pub u64);
 
 impl<A: Actor> Stream for Events<A> {
     type Item = Result<Arc<A::Event>, EventLag>;

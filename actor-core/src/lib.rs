@@ -125,11 +125,11 @@ pub use crate::actor::{Actor, ActorConfig, ReadOutcome, RestartPolicy};
 pub use crate::ctx::{Ctx, ScheduleId};
 pub use crate::error::{
     ArgumentsError, AskError, BackupError, BindingError, ByNameError, ConfigError, DecodeError,
-    EncodeError, Error, ErrorBody, ErrorDetail, ErrorKind, InspectError, KvError, OpenError,
-    RemoteError, RestoreError, SaveError, ScheduleError, SendError, StartError, StopReason,
-    StorageError, TellError,
+    EncodeError, Error, ErrorBody, ErrorDetail, ErrorKind, EventLag, InspectError, KvError,
+    OpenError, RemoteError, RestoreError, SaveError, ScheduleError, SendError, StartError,
+    StopReason, StorageError, TellError,
 };
-pub use crate::handle::{EventLag, Events, Handle};
+pub use crate::handle::{Events, Handle};
 pub use crate::inspect::BackupReport;
 pub use crate::key::{ActorKey, ActorPath, KeyError};
 pub use crate::kv::{Bindings, Env, KvPage, KvStore};
@@ -158,7 +158,8 @@ pub mod __private {
     pub use crate::actor::{Actor, ActorConfig, ReadOutcome, RestartPolicy};
     pub use crate::ctx::{Ctx, ScheduleId};
     pub use crate::error::AskError;
-    pub use crate::handle::{EventLag, Events, Handle};
+    pub use crate::error::EventLag;
+    pub use crate::handle::{Events, Handle};
     pub use crate::remote::{Remote, ask_action, ask_infallible_action};
     pub use serde;
 

@@ -23,7 +23,7 @@ use tokio_stream::Stream;
 use tokio_stream::wrappers::BroadcastStream;
 use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
 
-use crate::handle::EventLag;
+use crate::error::EventLag;
 use crate::key::ActorPath;
 
 /// How many events the tap holds for its slowest receiver before that receiver lags.
