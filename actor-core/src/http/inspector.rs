@@ -190,18 +190,42 @@ pub(crate) async fn actor_keys(
         ErrorKind::BadPath,
     )?;
     let query = PageQuery::parse(query.as_deref(), MAX_ACTOR_KEY_BYTES)?;
-    let page = read(&shared.system, move |inspector| {
-        let page = inspector.keys(&kind, &query.prefix, query.after.as_deref(), query.limit)?;
-        let known = !page.keys.is_empty() || !inspector.keys(&kind, "", None, 1)?.keys.is_empty();
-        Ok(known.then_some(page).ok_or(kind))
+    keys_page(&shared.system, kind, query, Inspector::keys, |kind| {
+        Failure::new(
+            ErrorKind::UnknownActorType,
+            format!("no actor of type `{}` is stored", quote(kind)),
+        )
+    })
+    .await
+}
+
+/// [`Inspector::keys`] or [`Inspector::kv_keys`]: name, prefix, after, limit.
+type ListKeys = fn(&Inspector, &str, &str, Option<&str>, usize) -> Result<Page, InspectError>;
+
+/// A page of `name`'s keys through `list` (actor keys or key-value keys); `unknown` when
+/// `name` has none at all (an empty page of a known name is an answer).
+async fn keys_page(
+    system: &System,
+    name: String,
+    query: PageQuery,
+    list: ListKeys,
+    unknown: impl FnOnce(&str) -> Failure,
+) -> Result<Response, Failure> {
+    let page = read(system, move |inspector| {
+        let page = list(
+            inspector,
+            &name,
+            &query.prefix,
+            query.after.as_deref(),
+            query.limit,
+        )?;
+        let known = !page.keys.is_empty() || !list(inspector, &name, "", None, 1)?.keys.is_empty();
+        Ok(known.then_some(page).ok_or(name))
     })
     .await?;
     match page {
         Ok(page) => Ok(Json(Keys::from(page)).into_response()),
-        Err(kind) => Err(Failure::new(
-            ErrorKind::UnknownActorType,
-            format!("no actor of type `{}` is stored", quote(&kind)),
-        )),
+        Err(name) => Err(unknown(&name)),
     }
 }
 
@@ -278,20 +302,13 @@ pub(crate) async fn kv_keys(
         ErrorKind::BadPath,
     )?;
     let query = PageQuery::parse(query.as_deref(), MAX_KEY_BYTES)?;
-    let page = read(&shared.system, move |inspector| {
-        let page = inspector.kv_keys(&store, &query.prefix, query.after.as_deref(), query.limit)?;
-        let known =
-            !page.keys.is_empty() || !inspector.kv_keys(&store, "", None, 1)?.keys.is_empty();
-        Ok(known.then_some(page).ok_or(store))
-    })
-    .await?;
-    match page {
-        Ok(page) => Ok(Json(Keys::from(page)).into_response()),
-        Err(store) => Err(Failure::new(
+    keys_page(&shared.system, store, query, Inspector::kv_keys, |store| {
+        Failure::new(
             ErrorKind::NotFound,
-            format!("the key-value store `{}` has no entry", quote(&store)),
-        )),
-    }
+            format!("the key-value store `{}` has no entry", quote(store)),
+        )
+    })
+    .await
 }
 
 /// `GET /admin/api/kv/{store}/{key}`: `{"store":"config","key":"mode","value":"dark"}`. 404
