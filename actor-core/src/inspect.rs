@@ -822,7 +822,7 @@ pub fn restore(
             std::fs::hard_link(&partial, target)?;
             std::fs::remove_file(&partial)?;
         }
-        copy::sync_parent(target)?;
+        crate::storage::sync_parent(target)?;
         Ok(bytes)
     })();
     if placed.is_err() {

@@ -20,6 +20,16 @@ pub use self::restore::{
 
 use crate::error::StorageError;
 
+/// Makes a new or renamed file's directory entry durable (`path`'s directory, `.` for a bare
+/// name), so that a crash right after cannot lose the file.
+pub(crate) fn sync_parent(path: &std::path::Path) -> std::io::Result<()> {
+    let parent = match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => std::path::Path::new("."),
+    };
+    std::fs::File::open(parent)?.sync_all()
+}
+
 /// The function of a [`Write::KvUpdate`]: the current value in, the new one out (`None`:
 /// delete the key).
 pub type KvUpdateFn<'a> = &'a mut (dyn FnMut(Option<&str>) -> Option<String> + Send);

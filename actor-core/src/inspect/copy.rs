@@ -38,7 +38,7 @@ pub(crate) fn copy_snapshot(read: &ReadTransaction, out: &Path) -> Result<Copied
         };
         let bytes = sync_file(&partial).map_err(io)?;
         std::fs::rename(&partial, out).map_err(io)?;
-        sync_parent(out).map_err(io)?;
+        crate::storage::sync_parent(out).map_err(io)?;
         Ok(Copied { bytes, ..copied })
     });
     if result.is_err() {
@@ -127,13 +127,4 @@ pub(crate) fn sync_file(path: &Path) -> std::io::Result<u64> {
     let file = std::fs::File::open(path)?;
     file.sync_all()?;
     Ok(file.metadata()?.len())
-}
-
-/// Makes a rename in `path`'s directory durable.
-pub(crate) fn sync_parent(path: &Path) -> std::io::Result<()> {
-    let parent = match path.parent() {
-        Some(parent) if !parent.as_os_str().is_empty() => parent,
-        _ => Path::new("."),
-    };
-    std::fs::File::open(parent)?.sync_all()
 }

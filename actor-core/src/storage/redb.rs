@@ -208,8 +208,8 @@ impl RedbStorage {
             builder.create(&file)
         }) {
             Ok(mut storage) => {
-                if created {
-                    sync_parent(path);
+                if created && let Err(error) = super::sync_parent(path) {
+                    tracing::warn!(path = %path.display(), %error, "cannot sync the directory of a new database file");
                 }
                 let claim = Arc::new(FileClaim {
                     path: canonical(path),
@@ -778,19 +778,5 @@ impl Drop for RedbStorage {
             }
             RELEASED.notify_all();
         }
-    }
-}
-
-/// Makes a new file's directory entry durable, so that a crash right after the first commit
-/// cannot lose the whole file.
-fn sync_parent(path: &Path) {
-    let parent = match path.parent() {
-        Some(parent) if !parent.as_os_str().is_empty() => parent,
-        _ => Path::new("."),
-    };
-    if let Ok(dir) = std::fs::File::open(parent)
-        && let Err(error) = dir.sync_all()
-    {
-        tracing::warn!(path = %parent.display(), %error, "cannot sync the directory of a new database file");
     }
 }

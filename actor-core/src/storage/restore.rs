@@ -11,6 +11,7 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use redb::{
@@ -140,7 +141,7 @@ fn from_millis(ms: u64) -> SystemTime {
 pub(super) struct Schedule {
     pub(super) config: RestorePoints,
     /// When the newest point was taken (ms since the epoch), 0 if none.
-    newest: std::sync::atomic::AtomicU64,
+    newest: AtomicU64,
 }
 
 impl Schedule {
@@ -148,7 +149,7 @@ impl Schedule {
     pub(super) fn new(config: RestorePoints, newest: Option<u64>) -> Self {
         Self {
             config,
-            newest: std::sync::atomic::AtomicU64::new(newest.unwrap_or(0)),
+            newest: AtomicU64::new(newest.unwrap_or(0)),
         }
     }
 
@@ -156,13 +157,13 @@ impl Schedule {
     pub(super) fn due(&self) -> Option<u64> {
         let now = unix_millis(SystemTime::now());
         let every = u64::try_from(self.config.every.as_millis()).unwrap_or(u64::MAX);
-        let newest = self.newest.load(std::sync::atomic::Ordering::Relaxed);
+        let newest = self.newest.load(Ordering::Relaxed);
         (newest == 0 || now.saturating_sub(newest) >= every).then_some(now)
     }
 
     /// A point taken at `at` was committed.
     pub(super) fn taken(&self, at: u64) {
-        self.newest.store(at, std::sync::atomic::Ordering::Relaxed);
+        self.newest.store(at, Ordering::Relaxed);
     }
 
     /// Inside a write transaction that has opened no table yet: takes a savepoint (the state
@@ -258,15 +259,8 @@ pub fn restore_point(
     let temporary = out.with_extension(format!("restoring-{}", uuid::Uuid::new_v4().simple()));
     let result = roll_back_copy(file, &temporary, point.id).and_then(|()| {
         fs::rename(&temporary, out).map_err(RestorePointError::io(out))?;
-        if let Some(parent) = out.parent() {
-            let parent = if parent.as_os_str().is_empty() {
-                Path::new(".")
-            } else {
-                parent
-            };
-            if let Ok(dir) = fs::File::open(parent) {
-                let _ = dir.sync_all();
-            }
+        if let Err(error) = super::sync_parent(out) {
+            tracing::warn!(path = %out.display(), %error, "cannot sync the directory of a restored file");
         }
         Ok(point)
     });
@@ -305,10 +299,8 @@ fn roll_back_copy(file: &Path, copy: &Path, id: u64) -> Result<(), RestorePointE
         txn.delete_persistent_savepoint(id)
             .map_err(|e| db_error(e.into()))?;
     }
-    match txn.delete_table(RESTORE_POINTS) {
-        Ok(_) => {}
-        Err(error) => return Err(db_error(error.into())),
-    }
+    txn.delete_table(RESTORE_POINTS)
+        .map_err(|e| db_error(e.into()))?;
     txn.commit().map_err(|e| db_error(e.into()))?;
     // Reclaims what only the dropped savepoints kept. (Compaction is best effort.)
     let _ = db.compact();
